@@ -76,12 +76,38 @@ for (const [size, bytes, reps] of [
   const copy = () => copyDst.set(plain)
   const read = () => haystack.indexOf(1)
 
-  row('crc32c wasm', () => wasmK.crc32c(data), 'hash-wasm crc32c', () => hashWasmCrc(plain), 1.25)
-  row('crc32c wasm, data outside wasm', () => wasmK.crc32c(plain), 'hash-wasm crc32c', () => hashWasmCrc(plain))
-  row('crc32c wasm', () => wasmK.crc32c(data), '@node-rs/crc32 (native SSE4.2, info)', () => nativeCrc32c(plainBuf))
+  row(
+    'crc32c wasm',
+    () => wasmK.crc32c(data),
+    'hash-wasm crc32c',
+    () => hashWasmCrc(plain),
+    1.25,
+  )
+  row(
+    'crc32c wasm, data outside wasm',
+    () => wasmK.crc32c(plain),
+    'hash-wasm crc32c',
+    () => hashWasmCrc(plain),
+  )
+  row(
+    'crc32c wasm',
+    () => wasmK.crc32c(data),
+    '@node-rs/crc32 (native SSE4.2, info)',
+    () => nativeCrc32c(plainBuf),
+  )
   const fnvNative = nativeFnvGbps(bytes, reps)
-  const fnvOurs = pairedMs(repeat(reps, () => wasmK.fnv64(data)), () => undefined).ms
-  rows.push({ what: 'fnv64 wasm', size, value: gb(fnvOurs), reference: 'native C FNV-1a -O2', refValue: fnvNative, target: 0.9 })
+  const fnvOurs = pairedMs(
+    repeat(reps, () => wasmK.fnv64(data)),
+    () => undefined,
+  ).ms
+  rows.push({
+    what: 'fnv64 wasm',
+    size,
+    value: gb(fnvOurs),
+    reference: 'native C FNV-1a -O2',
+    refValue: fnvNative,
+    target: 0.9,
+  })
   row('counteq wasm', () => wasmK.counteq(data, 7), 'Buffer.indexOf miss (memchr read)', read, 0.7)
   row('counteq wasm, data outside wasm', () => wasmK.counteq(plain, 7), 'Buffer.indexOf miss (memchr read)', read)
   row('xor wasm, byte key', () => wasmK.xor(data, 0x5a, out), 'Uint8Array.set (copy)', copy, 0.7)
@@ -90,10 +116,34 @@ for (const [size, bytes, reps] of [
   row('add wasm, out outside wasm', () => wasmK.add(data, 3, jsOut), 'Uint8Array.set (copy)', copy)
 
   const jsRounds = bytes === BIG ? 3 : 9
-  row('crc32c JS (detached state)', () => jsK.crc32c(plain), 'hash-wasm crc32c', () => hashWasmCrc(plain), undefined, jsRounds)
-  const fnvJs = pairedMs(repeat(reps, () => jsK.fnv64(plain)), () => undefined, jsRounds).ms
-  rows.push({ what: 'fnv64 JS (detached state)', size, value: gb(fnvJs), reference: 'native C FNV-1a -O2', refValue: fnvNative })
-  row('counteq JS (detached state)', () => jsK.counteq(plain, 7), 'Buffer.indexOf miss (memchr read)', read, undefined, jsRounds)
+  row(
+    'crc32c JS (detached state)',
+    () => jsK.crc32c(plain),
+    'hash-wasm crc32c',
+    () => hashWasmCrc(plain),
+    undefined,
+    jsRounds,
+  )
+  const fnvJs = pairedMs(
+    repeat(reps, () => jsK.fnv64(plain)),
+    () => undefined,
+    jsRounds,
+  ).ms
+  rows.push({
+    what: 'fnv64 JS (detached state)',
+    size,
+    value: gb(fnvJs),
+    reference: 'native C FNV-1a -O2',
+    refValue: fnvNative,
+  })
+  row(
+    'counteq JS (detached state)',
+    () => jsK.counteq(plain, 7),
+    'Buffer.indexOf miss (memchr read)',
+    read,
+    undefined,
+    jsRounds,
+  )
   row('xor JS (detached state)', () => jsK.xor(plain, 0x5a, jsOut), 'Uint8Array.set (copy)', copy, undefined, jsRounds)
   row('add JS (detached state)', () => jsK.add(plain, 3, jsOut), 'Uint8Array.set (copy)', copy, undefined, jsRounds)
   inWasm.free()
@@ -102,5 +152,5 @@ for (const [size, bytes, reps] of [
 printTable(rows, 'GB/s')
 console.log(
   '\nMedians of 9 rounds (JS at 64 MiB: 3), ours and the reference timed alternately.' +
-    '\n4 KiB rows call the kernel 4096 times over one buffer (cache-hot). Targets are the issue\'s, for 64 MiB.',
+    "\n4 KiB rows call the kernel 4096 times over one buffer (cache-hot). Targets are the issue's, for 64 MiB.",
 )

@@ -59,7 +59,10 @@ function crcBlocks(name, lane, shiftBase) {
     (block $done (loop $blocks
       (br_if $done (i32.eqz (local.get $nblocks)))
       (local.set $c0 (local.get $crc))
-      ${lanes.slice(1).map((i) => `(local.set $c${i} (i32.const 0))`).join(' ')}
+      ${lanes
+        .slice(1)
+        .map((i) => `(local.set $c${i} (i32.const 0))`)
+        .join(' ')}
       (local.set $q (local.get $p))
       (local.set $end (i32.add (local.get $p) (i32.const ${lane})))
       (loop $steps
@@ -105,7 +108,10 @@ const crc32c = `
 // FNV-1a 64: a chain of dependent multiplies; load 8 bytes at a time so only
 // xor and mul sit on the chain.
 function fnvByte(shift) {
-  const byte = shift === 56 ? `(i64.shr_u (local.get $w) (i64.const 56))` : `(i64.and (i64.shr_u (local.get $w) (i64.const ${shift})) (i64.const 255))`
+  const byte =
+    shift === 56
+      ? `(i64.shr_u (local.get $w) (i64.const 56))`
+      : `(i64.and (i64.shr_u (local.get $w) (i64.const ${shift})) (i64.const 255))`
   return `(local.set $h (i64.mul (i64.xor (local.get $h) ${byte}) (i64.const 0x100000001b3)))`
 }
 const fnv64 = `

@@ -2,7 +2,7 @@
 // neither DOM nor Node type definitions: it must run in both, and in workers.
 declare namespace WebAssembly {
   class Module {
-    constructor(bytes: Uint8Array)
+    constructor(bytes: Uint8Array<ArrayBuffer>)
   }
   class Instance {
     constructor(module: Module, imports?: object)
@@ -12,6 +12,6 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer
     grow(pages: number): number
   }
-  function compile(bytes: Uint8Array): Promise<Module>
+  function compile(bytes: Uint8Array<ArrayBuffer>): Promise<Module>
 }
 declare function atob(data: string): string

@@ -207,7 +207,7 @@ function patternLength(k: number): number {
   return l
 }
 
-function moduleBytes(): Uint8Array {
+function moduleBytes(): Uint8Array<ArrayBuffer> {
   const s = atob(WASM_BASE64)
   const b = new Uint8Array(s.length)
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i)

@@ -1,0 +1,17 @@
+/**
+ * @packageDocumentation
+ *
+ * PeerCompute turns web pages and Node processes into one peer-to-peer compute
+ * mesh. This release has the data kernels and the means to run them by name;
+ * the mesh (relay, nodes, scheduler) is being built: see the README's status.
+ *
+ * @example
+ * ```ts
+ * import { runOp, kernels } from 'peercompute'
+ *
+ * runOp('crc32c', new TextEncoder().encode('123456789')) // 0xe3069283
+ * kernels.fnv64(new Uint8Array(0)) // 0xcbf29ce484222325n
+ * ```
+ */
+export * as kernels from '@peercompute/kernels'
+export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
