@@ -14,4 +14,16 @@
  * ```
  */
 export * as kernels from '@peercompute/kernels'
+export type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './core/compute/messages.js'
+export { PriorityTaskQueue, type Queued, type TaskQueue } from './core/compute/queue.js'
+export {
+  type PoolStats,
+  type PoolTask,
+  type RunOptions,
+  type WorkerHandle,
+  WorkerPool,
+  type WorkerPoolInit,
+} from './core/compute/worker-pool.js'
+export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
+export * from './core/errors.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'

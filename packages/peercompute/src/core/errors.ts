@@ -1,0 +1,67 @@
+// Error classes with a fixed `name`, so callers can tell failures apart across
+// realms and after structured cloning (`err.name === 'TaskTimeoutError'`).
+
+/** Base class: every PeerCompute error has a fixed `name` and may carry a `cause`. */
+export class PeerComputeError extends Error {
+  override name = 'PeerComputeError'
+}
+
+/** A task named a kernel that the executor has not registered. */
+export class KernelNotFoundError extends PeerComputeError {
+  override name = 'KernelNotFoundError'
+}
+
+/** The queue is at its bound; nothing was enqueued. */
+export class QueueFullError extends PeerComputeError {
+  override name = 'QueueFullError'
+}
+
+/** A task passed its deadline. */
+export class TaskTimeoutError extends PeerComputeError {
+  override name = 'TaskTimeoutError'
+}
+
+/** A task was cancelled through its `AbortSignal`. */
+export class AbortError extends PeerComputeError {
+  override name = 'AbortError'
+}
+
+/** The worker running a task died (uncaught error, exit, out of memory). */
+export class WorkerCrashedError extends PeerComputeError {
+  override name = 'WorkerCrashedError'
+}
+
+/** A kernel threw; `message` is the kernel's own, `kernelErrorName` its error's name. */
+export class KernelError extends PeerComputeError {
+  override name = 'KernelError'
+  readonly kernelErrorName: string
+  constructor(message: string, kernelErrorName: string) {
+    super(message)
+    this.kernelErrorName = kernelErrorName
+  }
+}
+
+/** The executor was stopped; the task did not run (or its result was dropped). */
+export class StoppedError extends PeerComputeError {
+  override name = 'StoppedError'
+}
+
+/** The input or output is bigger than allowed. */
+export class PayloadTooLargeError extends PeerComputeError {
+  override name = 'PayloadTooLargeError'
+}
+
+/** No WebGPU adapter or device could be had. */
+export class GpuUnavailableError extends PeerComputeError {
+  override name = 'GpuUnavailableError'
+}
+
+/** WebGPU reported a validation or out-of-memory error for a task (bad shader, bad bindings). */
+export class GpuValidationError extends PeerComputeError {
+  override name = 'GpuValidationError'
+}
+
+/** The GPU device was lost while a task ran; a new device is made for the next task. */
+export class GpuDeviceLostError extends PeerComputeError {
+  override name = 'GpuDeviceLostError'
+}

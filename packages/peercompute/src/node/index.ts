@@ -1,0 +1,17 @@
+/**
+ * @packageDocumentation
+ *
+ * PeerCompute for Node: everything in the platform-neutral entry, plus the
+ * worker pool on `worker_threads`.
+ *
+ * @example
+ * ```ts
+ * import { createWorkerPool } from 'peercompute'
+ *
+ * const pool = createWorkerPool({ maxWorkers: 2 })
+ * const crc = await pool.run('crc32c', bytes, { transfer: [bytes.buffer] })
+ * await pool.stop()
+ * ```
+ */
+export * from '../index.js'
+export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'
