@@ -1,8 +1,12 @@
 // npm run bench:compute — the worker pool next to Piscina in the same run, and a
 // 256 MiB crc32c split across the pool next to one thread. Prints, never asserts.
+
+import { existsSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
 import { createWorkerPool } from 'peercompute'
 import { Piscina } from 'piscina'
+import { GpuExecutor } from '../packages/peercompute/dist/core/compute/gpu/gpu-executor.js'
+import { createNodeGpu } from '../packages/peercompute/dist/node/compute/node-gpu.js'
 import { printTable, type Row } from './lib/measure.ts'
 
 const fixture = (f: string) => new URL(`./fixtures/${f}`, import.meta.url).href
@@ -112,6 +116,33 @@ rows.push({
   refValue: SIZE / med(directMs) / 1e6,
   target: 1.7,
 })
+
+// WebGPU on SwiftShader, for information: it proves correctness, not speed
+const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json'
+if (!process.env.VK_ICD_FILENAMES && existsSync(ICD)) process.env.VK_ICD_FILENAMES = ICD
+const gpu = await createNodeGpu()
+if (gpu && (await gpu.requestAdapter())) {
+  const gx = new GpuExecutor({ gpu })
+  const d = data.slice(0, 16 << 20)
+  for (const op of ['counteq', 'add', 'xor'] as const) {
+    await gx.runBuiltin(op, d, { imm: 7 })
+    const s = performance.now()
+    await gx.runBuiltin(op, d, { imm: 7 })
+    const gpuMs = performance.now() - s
+    const c = performance.now()
+    op === 'counteq' ? kernels.counteq(d, 7) : op === 'add' ? kernels.add(d, 7) : kernels.xor(d, 7)
+    rows.push({
+      what: `WebGPU ${op} 16 MiB (info), GB/s`,
+      size: 'SwiftShader',
+      value: d.length / gpuMs / 1e6,
+      reference: 'CPU kernel, 1 thread',
+      refValue: d.length / (performance.now() - c) / 1e6,
+    })
+  }
+  await gx.stop()
+} else {
+  console.log('(no WebGPU adapter: the WebGPU rows are skipped)')
+}
 
 printTable(rows, 'figure')
 console.log('\n| latency ms, p50 / p99 | ours | piscina |\n|---|---:|---:|')
