@@ -3,10 +3,8 @@
 
 import { existsSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
-import { createWorkerPool } from 'peercompute'
+import { createNodeGpu, createWorkerPool, GpuExecutor } from 'peercompute'
 import { Piscina } from 'piscina'
-import { GpuExecutor } from '../packages/peercompute/dist/core/compute/gpu/gpu-executor.js'
-import { createNodeGpu } from '../packages/peercompute/dist/node/compute/node-gpu.js'
 import { printTable, type Row } from './lib/measure.ts'
 
 const fixture = (f: string) => new URL(`./fixtures/${f}`, import.meta.url).href

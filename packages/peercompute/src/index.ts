@@ -14,6 +14,13 @@
  * ```
  */
 export * as kernels from '@peercompute/kernels'
+export {
+  GpuExecutor,
+  type GpuExecutorInit,
+  type GpuOp,
+  type WgslBinding,
+  type WgslTask,
+} from './core/compute/gpu/gpu-executor.js'
 export type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './core/compute/messages.js'
 export { PriorityTaskQueue, type Queued, type TaskQueue } from './core/compute/queue.js'
 export {

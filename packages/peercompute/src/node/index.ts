@@ -14,4 +14,5 @@
  * ```
  */
 export * from '../index.js'
+export { createNodeGpu } from './compute/node-gpu.js'
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'

@@ -64,18 +64,6 @@ export class GpuExecutor {
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
-  /** Resolves to the adapter's description, or rejects with `GpuUnavailableError`. */
-  async info(): Promise<{ fallbackAdapter: boolean; maxStorageBufferBindingSize: number }> {
-    const d = await this.acquire()
-    const adapter = (d as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo as
-      | (GPUAdapterInfo & { isFallbackAdapter?: boolean })
-      | undefined
-    return {
-      fallbackAdapter: adapter?.isFallbackAdapter ?? false,
-      maxStorageBufferBindingSize: d.limits.maxStorageBufferBindingSize,
-    }
-  }
-
   /** Runs a built-in kernel; results equal the CPU kernels'. */
   async runBuiltin(
     op: GpuOp,
