@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,6 +45,14 @@ describe('peercompute kernel', () => {
     await expect(kernelCommand({ op: 'crc32c' })).rejects.toThrow(/FILE or --size/)
     await expect(kernelCommand({ op: 'add', size: '8', imm: '300' })).rejects.toThrow(/--imm/)
     await expect(kernelCommand({ op: 'xor', size: '8', key: 'xyz' })).rejects.toThrow(/--key/)
+  })
+
+  it("the README's main command (npm start) runs this CLI", () => {
+    const root = new URL('../../../../../', import.meta.url)
+    const start: string = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).scripts.start
+    const script = /node (\S+)/.exec(start)?.[1]
+    expect(script).toBe('packages/peercompute/dist/node/cli/main.js')
+    expect(existsSync(new URL(script as string, root))).toBe(true)
   })
 
   it('the built command prints results and exits 2 on usage errors', async () => {
