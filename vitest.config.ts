@@ -6,7 +6,7 @@ export default defineConfig({
     conditions: ['peercompute-source'],
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'relay/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'relay/src/**/*.test.ts', 'test/**/*.test.ts', 'e2e/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -1,0 +1,17 @@
+/**
+ * @packageDocumentation
+ *
+ * PeerCompute for browsers: everything in the platform-neutral entry, plus the
+ * worker pool on module Web Workers and WebGPU through `navigator.gpu`.
+ *
+ * @example
+ * ```ts
+ * import { createWorkerPool, GpuExecutor } from 'peercompute'
+ *
+ * const pool = createWorkerPool({ maxCpuFraction: 0.5 })
+ * const crc = await pool.run('crc32c', bytes)
+ * const gpu = navigator.gpu ? new GpuExecutor({ gpu: navigator.gpu }) : undefined
+ * ```
+ */
+export * from '../index.js'
+export { createWorkerPool, type WorkerPoolBrowserInit } from './compute/browser-worker-pool.js'
