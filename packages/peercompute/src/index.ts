@@ -21,6 +21,12 @@ export {
   type WgslBinding,
   type WgslTask,
 } from './core/compute/gpu/gpu-executor.js'
+export {
+  LocalCompute,
+  type LocalComputeInit,
+  type LocalRunOptions,
+  type LocalSubstrate,
+} from './core/compute/local-compute.js'
 export type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './core/compute/messages.js'
 export { PriorityTaskQueue, type Queued, type TaskQueue } from './core/compute/queue.js'
 export {
