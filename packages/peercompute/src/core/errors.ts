@@ -65,3 +65,8 @@ export class GpuValidationError extends PeerComputeError {
 export class GpuDeviceLostError extends PeerComputeError {
   override name = 'GpuDeviceLostError'
 }
+
+/** A peer sent bytes that do not follow the protocol (malformed, oversized, unknown type). */
+export class ProtocolError extends PeerComputeError {
+  override name = 'ProtocolError'
+}

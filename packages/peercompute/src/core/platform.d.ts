@@ -16,3 +16,10 @@ declare function setTimeout(cb: () => void, ms?: number): unknown
 declare function clearTimeout(handle: unknown): void
 declare function queueMicrotask(cb: () => void): void
 declare var performance: { now(): number }
+declare class TextEncoder {
+  encode(s: string): Uint8Array
+}
+declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean })
+  decode(b: Uint8Array): string
+}

@@ -1,0 +1,153 @@
+import { ProtocolError } from '../errors.js'
+import { arr, bool, int, num, obj, oneOf, parseJson, str } from './validate.js'
+
+/** The registry protocol: peers announce themselves to a relay and learn of each other. */
+export const REGISTRY_PROTOCOL = '/peercompute/registry/1.0.0'
+/** Largest registry frame. */
+export const REGISTRY_MAX_FRAME = 64 * 1024
+
+/** The kinds of machine a peer can be. */
+export const SUBSTRATES = ['browser', 'node', 'gateway'] as const
+export type Substrate = (typeof SUBSTRATES)[number]
+/** How a peer prices its work. Browsers are free. */
+export const PRICE_MODELS = ['free', 'per-invocation', 'per-hour', 'per-gb'] as const
+export type PriceModelKind = (typeof PRICE_MODELS)[number]
+/** The transports a connection can use, as peers report them. */
+export const TRANSPORTS = ['webrtc', 'websocket', 'tcp', 'relayed'] as const
+export type TransportKind = (typeof TRANSPORTS)[number]
+
+/** What a peer offers. */
+export interface Capabilities {
+  cores: number
+  memoryMb: number
+  gpu: boolean
+  /** Kernel names it runs. */
+  kernels: string[]
+  substrate: Substrate
+  price: { model: PriceModelKind; usd: number }
+}
+
+/** How busy a peer is. */
+export interface Load {
+  running: number
+  queued: number
+}
+
+/** A registered peer as the relay reports it. */
+export interface PeerRecord {
+  id: string
+  addrs: string[]
+  caps: Capabilities
+  load: Load
+}
+
+/** One of a peer's connections, for the relay's mesh view. */
+export interface MeshLink {
+  peer: string
+  transport: TransportKind
+  rttMs?: number
+}
+
+/** Every registry message. */
+export type RegistryMessage =
+  | { type: 'announce'; addrs: string[]; caps: Capabilities; load: Load }
+  | { type: 'heartbeat'; load: Load }
+  | { type: 'subscribe' }
+  | { type: 'join'; peer: PeerRecord }
+  | { type: 'update'; peer: PeerRecord }
+  | { type: 'leave'; id: string }
+  | { type: 'mesh'; links: MeshLink[] }
+  | { type: 'error'; code: string; message: string }
+
+/** The type byte of each message (PROTOCOL.md). */
+export const REGISTRY_TYPES = {
+  announce: 1,
+  heartbeat: 2,
+  subscribe: 3,
+  join: 4,
+  update: 5,
+  leave: 6,
+  mesh: 7,
+  error: 8,
+} as const satisfies Record<RegistryMessage['type'], number>
+
+const BY_CODE = new Map<number, RegistryMessage['type']>(
+  Object.entries(REGISTRY_TYPES).map(([k, v]) => [v, k as RegistryMessage['type']]),
+)
+
+const LIMITS = { addrs: 32, addr: 512, kernels: 64, kernel: 64, id: 128, links: 256, text: 1024 }
+
+/** A message as a frame payload: the type byte, then its fields as UTF-8 JSON. */
+export function encodeRegistryMessage(msg: RegistryMessage): Uint8Array {
+  const { type, ...body } = msg
+  const json = new TextEncoder().encode(JSON.stringify(body))
+  const out = new Uint8Array(1 + json.length)
+  out[0] = REGISTRY_TYPES[type]
+  out.set(json, 1)
+  if (out.length > REGISTRY_MAX_FRAME) throw new RangeError(`registry message of ${out.length} bytes is too large`)
+  return out
+}
+
+/** Decodes and validates a frame payload; anything malformed is a `ProtocolError`. */
+export function decodeRegistryMessage(payload: Uint8Array): RegistryMessage {
+  if (payload.length === 0) throw new ProtocolError('empty registry message')
+  if (payload.length > REGISTRY_MAX_FRAME)
+    throw new ProtocolError(`registry message of ${payload.length} bytes is too large`)
+  const type = BY_CODE.get(payload[0])
+  if (!type) throw new ProtocolError(`unknown registry message type ${payload[0]}`)
+  const b = obj(parseJson(payload.subarray(1), type), type)
+  switch (type) {
+    case 'announce':
+      return { type, addrs: addrs(b.addrs), caps: caps(b.caps), load: load(b.load) }
+    case 'heartbeat':
+      return { type, load: load(b.load) }
+    case 'subscribe':
+      return { type }
+    case 'join':
+    case 'update':
+      return { type, peer: record(b.peer) }
+    case 'leave':
+      return { type, id: str(b.id, 'id', LIMITS.id) }
+    case 'mesh':
+      return { type, links: arr(b.links, 'links', LIMITS.links, link) }
+    case 'error':
+      return { type, code: str(b.code, 'code', 64), message: str(b.message, 'message', LIMITS.text) }
+  }
+}
+
+function addrs(v: unknown): string[] {
+  return arr(v, 'addrs', LIMITS.addrs, (x, w) => str(x, w, LIMITS.addr))
+}
+
+function caps(v: unknown): Capabilities {
+  const c = obj(v, 'caps')
+  const p = obj(c.price, 'caps.price')
+  return {
+    cores: int(c.cores, 'caps.cores', 0, 4096),
+    memoryMb: int(c.memoryMb, 'caps.memoryMb', 0, 16 * 1024 * 1024),
+    gpu: bool(c.gpu, 'caps.gpu'),
+    kernels: arr(c.kernels, 'caps.kernels', LIMITS.kernels, (x, w) => str(x, w, LIMITS.kernel)),
+    substrate: oneOf(c.substrate, 'caps.substrate', SUBSTRATES),
+    price: { model: oneOf(p.model, 'caps.price.model', PRICE_MODELS), usd: num(p.usd, 'caps.price.usd', 0, 1e6) },
+  }
+}
+
+function load(v: unknown): Load {
+  const l = obj(v, 'load')
+  return { running: int(l.running, 'load.running', 0, 1e9), queued: int(l.queued, 'load.queued', 0, 1e9) }
+}
+
+function record(v: unknown): PeerRecord {
+  const r = obj(v, 'peer')
+  return { id: str(r.id, 'peer.id', LIMITS.id), addrs: addrs(r.addrs), caps: caps(r.caps), load: load(r.load) }
+}
+
+function link(v: unknown, what: string): MeshLink {
+  const l = obj(v, what)
+  const out: MeshLink = {
+    peer: str(l.peer, `${what}.peer`, LIMITS.id),
+    transport: oneOf(l.transport, `${what}.transport`, TRANSPORTS),
+  }
+  if (l.rttMs !== undefined) out.rttMs = num(l.rttMs, `${what}.rttMs`, 0, 3.6e6)
+  return out
+}

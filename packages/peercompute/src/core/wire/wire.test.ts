@@ -1,0 +1,112 @@
+import { prng, testSeed } from '@peercompute/kernels/testing'
+import { describe, expect, it } from 'vitest'
+import { ProtocolError } from '../errors.js'
+import { encodeFrame, FrameDecoder } from './frames.js'
+import { decodeRegistryMessage, encodeRegistryMessage, type RegistryMessage } from './registry.js'
+
+const SEED = testSeed(0xfeed)
+
+function randomMessage(r: ReturnType<typeof prng>): RegistryMessage {
+  const id = `12D3KooW${r.u32().toString(36)}`
+  const caps = {
+    cores: r.int(64),
+    memoryMb: r.int(65536),
+    gpu: r.int(2) === 1,
+    kernels: ['crc32c', 'counteq', 'x'.repeat(r.int(60))].slice(0, r.int(4)),
+    substrate: (['browser', 'node', 'gateway'] as const)[r.int(3)],
+    price: { model: (['free', 'per-invocation', 'per-hour', 'per-gb'] as const)[r.int(4)], usd: r.int(1000) / 100 },
+  }
+  const load = { running: r.int(100), queued: r.int(1000) }
+  const addrs = Array.from({ length: r.int(5) }, (_, i) => `/ip4/127.0.0.1/tcp/${1000 + i}/ws/p2p/${id}/p2p-circuit`)
+  switch (r.int(8)) {
+    case 0:
+      return { type: 'announce', addrs, caps, load }
+    case 1:
+      return { type: 'heartbeat', load }
+    case 2:
+      return { type: 'subscribe' }
+    case 3:
+      return { type: 'join', peer: { id, addrs, caps, load } }
+    case 4:
+      return { type: 'update', peer: { id, addrs, caps, load } }
+    case 5:
+      return { type: 'leave', id }
+    case 6:
+      return {
+        type: 'mesh',
+        links: [
+          { peer: id, transport: 'webrtc', rttMs: r.int(50) },
+          { peer: id, transport: 'relayed' },
+        ],
+      }
+    default:
+      return { type: 'error', code: 'bad-announce', message: 'caps.cores must be an integer' }
+  }
+}
+
+describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
+  it('random messages survive encode, framing, arbitrary chunking and decode', () => {
+    const r = prng(SEED)
+    const msgs = Array.from({ length: 300 }, () => randomMessage(r))
+    const stream = msgs.map((m) => encodeFrame(encodeRegistryMessage(m)))
+    const all = new Uint8Array(stream.reduce((n, f) => n + f.length, 0))
+    let o = 0
+    for (const f of stream) {
+      all.set(f, o)
+      o += f.length
+    }
+    const dec = new FrameDecoder()
+    const out: RegistryMessage[] = []
+    for (let i = 0; i < all.length; ) {
+      const n = 1 + r.int(200)
+      for (const frame of dec.push(all.subarray(i, i + n))) out.push(decodeRegistryMessage(frame))
+      i += n
+    }
+    expect(out).toEqual(msgs)
+    expect(dec.buffered).toBe(0)
+  })
+
+  it('frame lengths are bounded before anything is buffered', () => {
+    const dec = new FrameDecoder(1024)
+    expect(() => dec.push(encodeFrame(new Uint8Array(1025)).subarray(0, 3))).toThrow(/exceeds the limit of 1024/)
+    expect(() => dec.push(new Uint8Array(1))).toThrow(ProtocolError) // a failed decoder stays failed
+    expect(() => new FrameDecoder().push(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0x01))).toThrow(
+      /longer than 5 bytes/,
+    )
+    expect(new FrameDecoder().push(encodeFrame(new Uint8Array(0)))).toEqual([new Uint8Array(0)])
+  })
+
+  it('malformed messages are ProtocolErrors naming the problem', () => {
+    const enc = (type: number, body: string) => Uint8Array.from([type, ...new TextEncoder().encode(body)])
+    const bad: Array<[Uint8Array, RegExp]> = [
+      [new Uint8Array(0), /empty/],
+      [enc(99, '{}'), /unknown registry message type 99/],
+      [enc(1, 'not json'), /not UTF-8 JSON/],
+      [Uint8Array.of(1, 0xff, 0xfe), /not UTF-8 JSON/],
+      [enc(2, '[]'), /heartbeat must be an object/],
+      [enc(2, '{"load":{"running":-1,"queued":0}}'), /load.running must be an integer/],
+      [enc(6, `{"id":"${'x'.repeat(200)}"}`), /id longer than 128/],
+      [enc(7, `{"links":${JSON.stringify(Array(300).fill({ peer: 'a', transport: 'tcp' }))}}`), /more than 256 items/],
+      [enc(7, '{"links":[{"peer":"a","transport":"carrier-pigeon"}]}'), /transport must be one of/],
+    ]
+    for (const [bytes, msg] of bad) expect(() => decodeRegistryMessage(bytes)).toThrow(msg)
+  })
+
+  it('random bytes never crash the decoders: a ProtocolError or a valid message', () => {
+    const r = prng(SEED + 1)
+    for (let i = 0; i < 2000; i++) {
+      const junk = r.bytes(r.int(300))
+      if (r.int(2)) junk[0] = 1 + r.int(8)
+      try {
+        decodeRegistryMessage(junk)
+      } catch (err) {
+        expect(err, `SEED=${SEED} i=${i}`).toBeInstanceOf(ProtocolError)
+      }
+      try {
+        new FrameDecoder(4096).push(junk)
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError)
+      }
+    }
+  })
+})
