@@ -40,3 +40,23 @@ export {
 export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
 export * from './core/errors.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
+export { FramedStream, type FramedStreamHandlers } from './core/wire/framed-stream.js'
+export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames.js'
+export {
+  type Capabilities,
+  decodeRegistryMessage,
+  encodeRegistryMessage,
+  type Load,
+  type MeshLink,
+  type PeerRecord,
+  PRICE_MODELS,
+  type PriceModelKind,
+  REGISTRY_MAX_FRAME,
+  REGISTRY_PROTOCOL,
+  REGISTRY_TYPES,
+  type RegistryMessage,
+  SUBSTRATES,
+  type Substrate,
+  TRANSPORTS,
+  type TransportKind,
+} from './core/wire/registry.js'

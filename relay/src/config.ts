@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util'
+import { DEFAULT_LIMITS, type RelayLimits } from './relay.js'
+
+/** The relay's settings from flags, then `PEERCOMPUTE_RELAY_*` environment variables, then defaults. */
+export interface RelayConfig {
+  host: string
+  wsPort: number
+  tcpPort: number
+  httpPort: number
+  identity: string
+  limits: RelayLimits
+}
+
+const FLAGS = {
+  host: ['HOST', '127.0.0.1'],
+  'ws-port': ['WS_PORT', '9090'],
+  'tcp-port': ['TCP_PORT', '9092'],
+  'http-port': ['HTTP_PORT', '9091'],
+  identity: ['IDENTITY', '.peercompute/relay.key'],
+  'max-reservations': ['MAX_RESERVATIONS', String(DEFAULT_LIMITS.maxReservations)],
+  'reservation-ttl-s': ['RESERVATION_TTL_S', String(DEFAULT_LIMITS.reservationTtlMs / 1000)],
+  'relayed-duration-s': ['RELAYED_DURATION_S', String(DEFAULT_LIMITS.relayedDurationMs / 1000)],
+  'relayed-data-mb': ['RELAYED_DATA_MB', String(Number(DEFAULT_LIMITS.relayedDataBytes >> 20n))],
+  'max-connections': ['MAX_CONNECTIONS', String(DEFAULT_LIMITS.maxConnections)],
+  'max-connections-per-ip': ['MAX_CONNECTIONS_PER_IP', String(DEFAULT_LIMITS.maxConnectionsPerIp)],
+  'max-peers': ['MAX_PEERS', String(DEFAULT_LIMITS.maxPeers)],
+  'expiry-s': ['EXPIRY_S', String(DEFAULT_LIMITS.expiryMs / 1000)],
+} as const
+
+/** Usage text, generated from the flag table so that it cannot drift. */
+export const RELAY_USAGE = `usage: peercompute relay [options]
+
+${Object.entries(FLAGS)
+  .map(([flag, [env, def]]) => `  --${flag.padEnd(24)} env PEERCOMPUTE_RELAY_${env.padEnd(24)} default ${def}`)
+  .join('\n')}`
+
+/** Parses flags and environment; a bad value is an Error naming the flag. */
+export function parseRelayConfig(argv: string[], env: Record<string, string | undefined>): RelayConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+    strict: true,
+  })
+  const get = (flag: keyof typeof FLAGS): string => {
+    const [envName, def] = FLAGS[flag]
+    return (values[flag] as string | undefined) ?? env[`PEERCOMPUTE_RELAY_${envName}`] ?? def
+  }
+  const n = (flag: keyof typeof FLAGS, min: number, max: number): number => {
+    const v = Number(get(flag))
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new RangeError(`--${flag} must be an integer in ${min}..${max}, got ${get(flag)}`)
+    return v
+  }
+  return {
+    host: get('host'),
+    wsPort: n('ws-port', 0, 65535),
+    tcpPort: n('tcp-port', 0, 65535),
+    httpPort: n('http-port', 0, 65535),
+    identity: get('identity'),
+    limits: {
+      maxReservations: n('max-reservations', 1, 1e6),
+      reservationTtlMs: n('reservation-ttl-s', 10, 7 * 86400) * 1000,
+      relayedDurationMs: n('relayed-duration-s', 10, 30 * 86400) * 1000,
+      relayedDataBytes: BigInt(n('relayed-data-mb', 1, 1 << 30)) << 20n,
+      maxConnections: n('max-connections', 1, 1e6),
+      maxConnectionsPerIp: n('max-connections-per-ip', 1, 1e6),
+      maxPeers: n('max-peers', 1, 1e6),
+      expiryMs: n('expiry-s', 1, 3600) * 1000,
+    },
+  }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// peercompute-relay (also `peercompute relay`): the standalone relay process.
+import { parseRelayConfig, RELAY_USAGE } from './config.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { startRelay } from './relay.js'
+
+/** Runs the relay until SIGINT or SIGTERM; resolves with the exit code. */
+export async function runRelay(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(RELAY_USAGE)
+    return 0
+  }
+  let config: ReturnType<typeof parseRelayConfig>
+  try {
+    config = parseRelayConfig(argv, process.env)
+  } catch (err) {
+    console.error(`peercompute relay: ${(err as Error).message}\n\n${RELAY_USAGE}`)
+    return 2
+  }
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
+  const { key, created } = await loadOrCreateIdentity(config.identity)
+  if (created) log(`identity created: ${config.identity} (mode 0600)`)
+  const relay = await startRelay({ privateKey: key, ...config, log })
+  for (const a of relay.multiaddrs) log(`listening: ${a}`)
+  log(`http api: ${relay.httpUrl}/healthz`)
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`${sig}: shutting down`)
+      resolve()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+  await relay.stop()
+  return 0
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runRelay(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err) => {
+      console.error(`peercompute relay: ${(err as Error).stack ?? err}`)
+      process.exitCode = 1
+    },
+  )
+}
