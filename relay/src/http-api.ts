@@ -43,7 +43,9 @@ export async function routeHttp(req: IncomingMessage, res: ServerResponse, ctx: 
       const total = { peers: 0, cores: 0, memoryMb: 0, gpus: 0 }
       const bySubstrate: Record<string, typeof total> = {}
       for (const { record } of peers) {
-        const s = (bySubstrate[record.caps.substrate] ??= { peers: 0, cores: 0, memoryMb: 0, gpus: 0 })
+        const key = record.caps.substrate
+        if (!bySubstrate[key]) bySubstrate[key] = { peers: 0, cores: 0, memoryMb: 0, gpus: 0 }
+        const s = bySubstrate[key]
         for (const t of [total, s]) {
           t.peers++
           t.cores += record.caps.cores

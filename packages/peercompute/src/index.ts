@@ -39,6 +39,16 @@ export {
 } from './core/compute/worker-pool.js'
 export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
 export * from './core/errors.js'
+export { Backoff, type BackoffInit } from './core/network/backoff.js'
+export {
+  type ConnectionInfo,
+  type NetworkEvents,
+  NetworkManager,
+  type NetworkManagerInit,
+  type NetworkStatus,
+} from './core/network/network-manager.js'
+export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput } from './core/network/topology.js'
+export { isDirect, transportOf } from './core/network/transport-kind.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
 export { FramedStream, type FramedStreamHandlers } from './core/wire/framed-stream.js'
 export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames.js'

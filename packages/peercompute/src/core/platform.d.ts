@@ -23,3 +23,34 @@ declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean })
   decode(b: Uint8Array): string
 }
+declare function setInterval(cb: () => void, ms?: number): unknown
+declare function clearInterval(handle: unknown): void
+interface Event {
+  readonly type: string
+}
+interface CustomEvent<T = unknown> extends Event {
+  readonly detail: T
+}
+declare var CustomEvent: { new <T>(type: string, init?: { detail?: T }): CustomEvent<T> }
+interface EventListenerOptions {
+  capture?: boolean
+}
+interface AddEventListenerOptions extends EventListenerOptions {
+  once?: boolean
+  signal?: AbortSignal
+}
+type EventListenerOrEventListenerObject = ((evt: Event) => void) | { handleEvent(evt: Event): void }
+interface EventTarget {
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: EventListenerOptions | boolean,
+  ): void
+  dispatchEvent(event: Event): boolean
+}
+declare var EventTarget: { new (): EventTarget }

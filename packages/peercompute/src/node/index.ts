@@ -16,3 +16,4 @@
 export * from '../index.js'
 export { createNodeGpu } from './compute/node-gpu.js'
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'
+export { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
