@@ -8,7 +8,12 @@ export default defineConfig({
   build: {
     outDir: resolve(import.meta.dirname, 'examples/dist'),
     emptyOutDir: true,
-    rollupOptions: { input: { compute: resolve(import.meta.dirname, 'examples/compute/index.html') } },
+    rollupOptions: {
+      input: {
+        compute: resolve(import.meta.dirname, 'examples/compute/index.html'),
+        mesh: resolve(import.meta.dirname, 'examples/mesh/index.html'),
+      },
+    },
   },
   worker: { format: 'es' },
   server: { host: '127.0.0.1' },

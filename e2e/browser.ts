@@ -27,6 +27,8 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-quic',
       '--enable-unsafe-webgpu',
+      // WebRTC between pages on one machine, over loopback only (tests run in a lo-only namespace)
+      '--allow-loopback-in-peer-connection',
     ],
   })
 }

@@ -15,3 +15,4 @@
  */
 export * from '../index.js'
 export { createWorkerPool, type WorkerPoolBrowserInit } from './compute/browser-worker-pool.js'
+export { type BrowserNetworkInit, createNetworkManager } from './network.js'
