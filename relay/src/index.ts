@@ -15,6 +15,8 @@
  * await relay.stop()
  * ```
  */
+export { parseRelayConfig, RELAY_USAGE, type RelayConfig } from './config.js'
 export { loadOrCreateIdentity } from './identity.js'
+export { runRelay } from './main.js'
 export { type RegistryEntry, type RegistryInit, RegistryService } from './registry-service.js'
 export { DEFAULT_LIMITS, type Relay, type RelayInit, type RelayLimits, startRelay } from './relay.js'

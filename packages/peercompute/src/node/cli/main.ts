@@ -9,6 +9,8 @@ commands:
   kernel <op|all> [FILE] [--size N] [--imm N] [--key HEX] [--json]
       run a built-in kernel (counteq, crc32c, fnv64, xor, add) over FILE, or over
       a generated buffer of N bytes (--size 256MiB), and print the result and GB/s
+  relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
+      run the standalone relay server (peercompute relay --help lists every flag)
   help
       print this text`
 
@@ -34,6 +36,12 @@ async function main(argv: string[]): Promise<number> {
     const runs = await kernelCommand({ op, file, ...values })
     console.log(values.json ? JSON.stringify(runs) : formatRuns(runs, file ?? `generated ${values.size}`))
     return 0
+  }
+  if (command === 'relay') {
+    // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
+    const name = '@peercompute/relay'
+    const relay = (await import(name)) as { runRelay(argv: string[]): Promise<number> }
+    return relay.runRelay(rest)
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`)
 }
