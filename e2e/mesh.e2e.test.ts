@@ -67,7 +67,10 @@ describe.skipIf(!haveChromium || !loopbackOnly)('mesh in Chromium: two pages and
     // browser to browser, direct: the remote multiaddr is a /webrtc one
     await directWebRtc(a.page, b.id)
     await directWebRtc(b.page, a.id)
-    const conn = await a.page.evaluate((p) => window.mesh.status().connections.find((c) => c.peer === p), b.id)
+    const conn = await a.page.evaluate(
+      (p) => window.mesh.status().connections.find((c) => c.peer === p && c.transport === 'webrtc'),
+      b.id,
+    )
     expect(conn?.remoteAddr).toMatch(/\/webrtc\/p2p\/12D3Koo/)
 
     // messages both ways, and between a page and the Node peer
@@ -85,7 +88,8 @@ describe.skipIf(!haveChromium || !loopbackOnly)('mesh in Chromium: two pages and
     await waitFor('the Node peer got the page message', () => nodeReceived.includes('hello Node'))
     const s = await nodePeer.dialProtocol(a.id, CHAT)
     s.send(new TextEncoder().encode('hello page'))
-    await s.close()
+    // libp2p's WebRTC close() can reject with its close event although the stream did close
+    await s.close().catch(() => expect(s.status).toBe('closed'))
     await a.page.waitForFunction(
       (p) => window.mesh.received.some((m) => m.from === p && m.text === 'hello page'),
       nodePeer.peerId,

@@ -39,7 +39,10 @@ async function start(): Promise<MeshPage> {
     async send(peer, text) {
       const s = await nm.dialProtocol(peer, CHAT)
       s.send(new TextEncoder().encode(text))
-      await s.close()
+      // libp2p's WebRTC close() can reject with its close event although the stream did close
+      await s.close().catch((err) => {
+        if (s.status !== 'closed') s.abort(err instanceof Error ? err : new Error('close failed'))
+      })
     },
   }
   await nm.handle(CHAT, (stream, conn) => {

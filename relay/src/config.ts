@@ -23,6 +23,8 @@ const FLAGS = {
   'relayed-data-mb': ['RELAYED_DATA_MB', String(Number(DEFAULT_LIMITS.relayedDataBytes >> 20n))],
   'max-connections': ['MAX_CONNECTIONS', String(DEFAULT_LIMITS.maxConnections)],
   'max-connections-per-ip': ['MAX_CONNECTIONS_PER_IP', String(DEFAULT_LIMITS.maxConnectionsPerIp)],
+  'connections-per-second-per-ip': ['CONNECTIONS_PER_SECOND_PER_IP', String(DEFAULT_LIMITS.connectionsPerSecondPerIp)],
+  'max-pending-connections': ['MAX_PENDING_CONNECTIONS', String(DEFAULT_LIMITS.maxPendingConnections)],
   'max-peers': ['MAX_PEERS', String(DEFAULT_LIMITS.maxPeers)],
   'expiry-s': ['EXPIRY_S', String(DEFAULT_LIMITS.expiryMs / 1000)],
 } as const
@@ -31,7 +33,7 @@ const FLAGS = {
 export const RELAY_USAGE = `usage: peercompute relay [options]
 
 ${Object.entries(FLAGS)
-  .map(([flag, [env, def]]) => `  --${flag.padEnd(24)} env PEERCOMPUTE_RELAY_${env.padEnd(24)} default ${def}`)
+  .map(([flag, [env, def]]) => `  --${flag.padEnd(30)} env PEERCOMPUTE_RELAY_${env.padEnd(30)} default ${def}`)
   .join('\n')}`
 
 /** Parses flags and environment; a bad value is an Error naming the flag. */
@@ -64,6 +66,8 @@ export function parseRelayConfig(argv: string[], env: Record<string, string | un
       relayedDataBytes: BigInt(n('relayed-data-mb', 1, 1 << 30)) << 20n,
       maxConnections: n('max-connections', 1, 1e6),
       maxConnectionsPerIp: n('max-connections-per-ip', 1, 1e6),
+      connectionsPerSecondPerIp: n('connections-per-second-per-ip', 1, 1e6),
+      maxPendingConnections: n('max-pending-connections', 1, 1e6),
       maxPeers: n('max-peers', 1, 1e6),
       expiryMs: n('expiry-s', 1, 3600) * 1000,
     },

@@ -17,7 +17,13 @@ export async function runRelay(argv: string[]): Promise<number> {
     console.error(`peercompute relay: ${(err as Error).message}\n\n${RELAY_USAGE}`)
     return 2
   }
-  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
+  // whoever reads our log may go away (a closed pipe): the relay keeps serving
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+  })
+  const log = (line: string) => {
+    if (process.stdout.writable) console.log(`${new Date().toISOString()} ${line}`)
+  }
   const { key, created } = await loadOrCreateIdentity(config.identity)
   if (created) log(`identity created: ${config.identity} (mode 0600)`)
   const relay = await startRelay({ privateKey: key, ...config, log })

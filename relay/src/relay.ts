@@ -4,7 +4,6 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Connection, PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -29,6 +28,10 @@ export interface RelayLimits {
   maxConnections: number
   /** Connections from one IP address. */
   maxConnectionsPerIp: number
+  /** New connections per second from one IP address (libp2p's default is 5). */
+  connectionsPerSecondPerIp: number
+  /** Connections being set up at once (libp2p's default is 10). */
+  maxPendingConnections: number
   /** Registered peers. */
   maxPeers: number
   /** A peer silent this long is dropped from the registry, ms. */
@@ -43,6 +46,8 @@ export const DEFAULT_LIMITS: RelayLimits = {
   relayedDataBytes: 16n << 30n,
   maxConnections: 4096,
   maxConnectionsPerIp: 256,
+  connectionsPerSecondPerIp: 50,
+  maxPendingConnections: 256,
   maxPeers: 10_000,
   expiryMs: 15_000,
 }
@@ -90,7 +95,11 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     metrics: prometheusMetrics({ registry: metrics, collectDefaultMetrics: false }),
-    connectionManager: { maxConnections: limits.maxConnections },
+    connectionManager: {
+      maxConnections: limits.maxConnections,
+      inboundConnectionThreshold: limits.connectionsPerSecondPerIp,
+      maxIncomingPendingConnections: limits.maxPendingConnections,
+    },
     connectionGater: {
       // loopback and private addresses are what a relay on a LAN or in a test sees
       denyDialMultiaddr: async () => false,
@@ -98,7 +107,6 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     },
     services: {
       identify: identify(),
-      ping: ping(),
       relay: circuitRelayServer({
         reservations: {
           maxReservations: limits.maxReservations,

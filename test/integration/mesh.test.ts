@@ -4,10 +4,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
+import type { Connection } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import type { NetworkManager } from 'peercompute'
+import { measureRtt, type NetworkManager, RTT_PROTOCOL } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
 import { directPeers, loopbackOnly, startPeers, testRelay, waitFor } from './helpers.js'
 
@@ -26,6 +27,12 @@ describe.skipIf(!loopbackOnly)('mesh: a relay and Node peers (loopback-only name
     const ids = peers.map((p) => p.peerId)
     await waitFor('every peer knows the 4 others', () => peers.every((p) => p.knownPeers().length === 4))
     await waitFor('full mesh of direct connections', () => peers.every((p) => directPeers(p).size === 4), 30_000)
+    // once upgraded, relayed connections are retired when idle
+    await waitFor(
+      'relayed connections between peers retired',
+      () => peers.every((p) => p.getStatus().connections.every((c) => c.relay || c.transport !== 'relayed')),
+      20_000,
+    )
     for (const p of peers) {
       const st = p.getStatus()
       expect(st.relays[0]).toMatchObject({ connected: true, reserved: true, registered: true })
@@ -40,7 +47,13 @@ describe.skipIf(!loopbackOnly)('mesh: a relay and Node peers (loopback-only name
     const PROTO = '/peercompute/test-echo/1.0.0'
     for (const p of peers) {
       await p.handle(PROTO, (stream) => {
-        stream.addEventListener('message', (e) => stream.send(e.data.subarray()))
+        stream.addEventListener('message', (e) => {
+          try {
+            stream.send(e.data.subarray())
+          } catch (err) {
+            stream.abort(err as Error)
+          }
+        })
         stream.addEventListener('remoteCloseWrite', () => void stream.close())
       })
     }
@@ -157,6 +170,24 @@ describe.skipIf(!loopbackOnly)('mesh: a relay and Node peers (loopback-only name
         }),
       30_000,
     )
+  })
+
+  it('RTT: measured over a direct connection; a peer that floods the RTT protocol is cut off', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const [a, b] = await startPeers(2, r.wsAddr)
+    stopAll([a, b])
+    await waitFor('direct', () => directPeers(a).has(b.peerId), 30_000)
+    const conn = a.libp2p.getConnections().find((c) => c.remotePeer.toString() === b.peerId && !c.limits) as Connection
+    const rtt = await measureRtt(conn, 5000)
+    expect(rtt).toBeGreaterThan(0)
+    expect(rtt).toBeLessThan(5000)
+    const s = await conn.newStream(RTT_PROTOCOL)
+    const closed = new Promise<void>((res) => s.addEventListener('close', () => res()))
+    s.send(new Uint8Array(64))
+    await closed
+    expect(s.status).not.toBe('open')
+    expect(await measureRtt(conn, 5000)).toBeGreaterThan(0) // b still serves
   })
 
   it('the relay serves a plain js-libp2p node as a standard circuit relay v2', async () => {

@@ -47,6 +47,7 @@ export {
   type NetworkManagerInit,
   type NetworkStatus,
 } from './core/network/network-manager.js'
+export { measureRtt, RTT_PROTOCOL, rttHandler } from './core/network/rtt.js'
 export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput } from './core/network/topology.js'
 export { isDirect, transportOf } from './core/network/transport-kind.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'

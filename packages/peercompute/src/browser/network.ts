@@ -3,7 +3,6 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
@@ -37,7 +36,7 @@ export async function createNetworkManager(init: BrowserNetworkInit): Promise<Ne
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: (init.maxPeerConnections ?? 32) * 2 + init.relays.length + 8 },
     ...(init.connectionGater ? { connectionGater: init.connectionGater } : {}),
-    services: { identify: identify(), ping: ping() },
+    services: { identify: identify() },
   })
   return new NetworkManager({ ...init, libp2p })
 }

@@ -1,5 +1,4 @@
 import type { Connection, Libp2p, PeerId, StreamHandler } from '@libp2p/interface'
-import type { Ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { FramedStream } from '../wire/framed-stream.js'
@@ -15,6 +14,7 @@ import {
   type TransportKind,
 } from '../wire/registry.js'
 import { Backoff, type BackoffInit } from './backoff.js'
+import { measureRtt, RTT_PROTOCOL, rttHandler } from './rtt.js'
 import { chooseNeighbors, type Topology } from './topology.js'
 import { isDirect, transportOf } from './transport-kind.js'
 
@@ -34,8 +34,8 @@ export interface NetworkEvents {
 
 /** Options of a NetworkManager. */
 export interface NetworkManagerInit {
-  /** A libp2p node (not started) with ping and the circuit relay transport, listening on `/p2p-circuit` once per relay. */
-  libp2p: Libp2p<{ ping: Ping }>
+  /** A libp2p node (not started) with the circuit relay transport, listening on `/p2p-circuit` once per relay. */
+  libp2p: Libp2p
   /** Relay multiaddrs, each ending in `/p2p/<relay id>`. */
   relays: string[]
   topology?: Topology
@@ -115,7 +115,7 @@ const codec = { encode: encodeRegistryMessage, decode: decodeRegistryMessage, ma
  * of this by itself with back-off after a relay restart or a dropped connection.
  */
 export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
-  readonly libp2p: Libp2p<{ ping: Ping }>
+  readonly libp2p: Libp2p
   readonly topology: Topology
   private readonly init: NetworkManagerInit
   private readonly relays: RelayState[]
@@ -128,7 +128,6 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   private timers: Array<ReturnType<typeof setInterval>> = []
   private announceTimer?: ReturnType<typeof setTimeout>
   private reconcileTimer?: ReturnType<typeof setTimeout>
-  private heartbeats = 0
   private started = false
   private stopped = false
 
@@ -164,6 +163,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     if (this.started) return
     this.started = true
     await this.libp2p.start()
+    await this.libp2p.handle(RTT_PROTOCOL, rttHandler, { runOnLimitedConnection: true, maxInboundStreams: 4 })
     this.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
     this.libp2p.addEventListener('self:peer:update', this.onSelfUpdate)
@@ -202,14 +202,36 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     await this.libp2p.handle(protocol, handler, { runOnLimitedConnection: true, ...opts })
   }
 
-  /** Opens a stream to `peer` (connecting if needed, over a relay if that is all there is). */
+  /**
+   * Opens a stream to `peer`: on an open direct connection if there is one, else
+   * on a relayed one, else on a new connection through its announced addresses.
+   */
   async dialProtocol(peer: string, protocol: string, opts: { signal?: AbortSignal } = {}) {
-    const existing = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer)
-    if (existing) return existing.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
+    const rank = (c: Connection) => (isDirect(transportOf(c.remoteAddr.toString(), c.limits != null)) ? 0 : 1)
+    let lastErr: unknown
+    // connections come and go (a relayed one retired after an upgrade): look again between tries
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const open = this.libp2p
+        .getConnections()
+        .filter((c) => c.remotePeer.toString() === peer && c.status === 'open')
+        .sort((a, b) => rank(a) - rank(b))
+      if (open.length === 0) break
+      for (const c of open) {
+        try {
+          return await c.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
+        } catch (err) {
+          if (opts.signal?.aborted) throw err
+          lastErr = err
+        }
+      }
+      await new Promise<void>((r) => setTimeout(() => r(), 100 * (attempt + 1)))
+    }
+    if (lastErr)
+      this.init.log?.(`dialProtocol ${peer}: existing connections failed (${(lastErr as Error).message}); dialling`)
     const rec = this.records.get(peer)
     const addrs = rec ? rec.addrs.map((a) => multiaddr(a)) : []
     const target = addrs.find((a) => !a.toString().includes('/webrtc')) ?? addrs[0]
-    if (!target) throw new Error(`no address known for peer ${peer}`)
+    if (!target) throw new Error(`no open connection to ${peer} and no address known for it`)
     return this.libp2p.dialProtocol(target, protocol, { signal: opts.signal, runOnLimitedConnection: true })
   }
 
@@ -356,7 +378,6 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   }
 
   private heartbeat(): void {
-    this.heartbeats++
     const load = this.init.load?.() ?? { running: 0, queued: 0 }
     const links = this.connectionInfo()
       .filter((c) => !c.relay)
@@ -504,7 +525,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     if (!addr) return
     try {
       const conn = await this.libp2p.dial(addr, { signal: AbortSignal.timeout(10_000) })
-      this.rtt.set(peer, await this.libp2p.services.ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(5000) }))
+      this.rtt.set(peer, await measureRtt(conn, 5000))
       if (!this.dialed.has(peer)) this.dialed.add(peer)
       this.scheduleReconcile()
     } catch (err) {
@@ -523,15 +544,35 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
       .filter((x) => x !== c && transportOf(x.remoteAddr.toString(), x.limits != null) === 'relayed')
     if (relayed.length > 0) {
       this.safeDispatch('connection:upgrade', { peer, from: 'relayed', to: kind })
-      // the direct path carries everything now; free the relay
-      for (const x of relayed) void x.close().catch(() => {})
+      // new streams take the direct path now; free the relay once what runs on it is done
+      this.retireLater(relayed)
     }
     void this.pingOnce(c.remotePeer)
   }
 
+  /** Closes connections once they carry no streams (checked every 2 s, for at most a minute). */
+  private retireLater(conns: Connection[]): void {
+    let checks = 0
+    const t = setInterval(() => {
+      checks++
+      for (const c of conns) {
+        if (c.status === 'open' && (c.streams.length === 0 || checks >= 30)) void c.close().catch(() => {})
+      }
+      if (this.stopped || checks >= 30 || conns.every((c) => c.status !== 'open')) {
+        clearInterval(t)
+        this.timers = this.timers.filter((x) => x !== t)
+      }
+    }, 2000)
+    this.timers.push(t)
+  }
+
   private async pingOnce(peer: PeerId): Promise<void> {
+    const conns = this.libp2p.getConnections(peer)
+    // the direct path if there is one: that is the latency the work will see
+    const conn = conns.find((c) => isDirect(transportOf(c.remoteAddr.toString(), c.limits != null))) ?? conns[0]
+    if (!conn) return
     try {
-      this.rtt.set(peer.toString(), await this.libp2p.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) }))
+      this.rtt.set(peer.toString(), await measureRtt(conn, 5000))
     } catch {
       // the next round measures again
     }
