@@ -24,7 +24,7 @@ import {
   REGISTRY_PROTOCOL,
 } from 'peercompute'
 import { printTable, type Row } from './lib/measure.ts'
-import { rssMiB, startRelayProcess, stopProcess } from './lib/processes.ts'
+import { killOnExit, rssMiB, startRelayProcess, stopProcess } from './lib/processes.ts'
 
 const PROTO = '/peercompute/bench-sink/1.0.0'
 const BYTES = 128 << 20
@@ -48,8 +48,13 @@ async function serveSink(node: Pick<Libp2p, 'handle'>): Promise<void> {
   )
 }
 
-/** MB/s of BYTES pushed over a new stream on `conn` until the sink acknowledges. */
-async function push(conn: Connection): Promise<number> {
+/**
+ * MB/s of BYTES pushed over a new stream on `conn` until the sink acknowledges.
+ * WebRTC streams are aborted, not closed, afterwards: closing one after a bulk
+ * transfer has (rarely) ended in an uncaught TimeoutError from inside
+ * @libp2p/webrtc's close path here (see the README's known issues).
+ */
+async function push(conn: Connection, closeAfter = true): Promise<number> {
   const stream = await conn.newStream(PROTO, { runOnLimitedConnection: true })
   const acked = new Promise<void>((r) => stream.addEventListener('message', () => r(), { once: true }))
   const chunk = new Uint8Array(64 * 1024).fill(7)
@@ -57,7 +62,8 @@ async function push(conn: Connection): Promise<number> {
   for (let sent = 0; sent < BYTES; sent += chunk.length) if (!stream.send(chunk)) await stream.onDrain()
   await acked
   const ms = performance.now() - t0
-  await stream.close().catch(() => {})
+  if (closeAfter) await stream.close().catch(() => {})
+  else stream.abort(new Error('bench done'))
   return BYTES / ms / 1000
 }
 
@@ -129,7 +135,7 @@ async function throughput(rows: Row[]): Promise<void> {
     rawTcp = Math.max(rawTcp, await push(rawConn))
   }
   const viaRelay = await best(() => push(relayedConn), 2)
-  const webrtc = await best(() => push(rtcConn), 1)
+  const webrtc = await best(() => push(rtcConn, false), 1)
   rows.push(
     {
       what: 'stream, direct TCP+noise+yamux (NetworkManager)',
@@ -233,3 +239,5 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
+// everything is stopped; node-datachannel's native threads may still hold the event loop
+process.exit(0)

@@ -3,6 +3,25 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
+const children = new Set<ChildProcess>()
+const killChildren = () => {
+  for (const c of children) c.kill('SIGKILL')
+}
+process.on('exit', killChildren)
+// a crash must not leave children behind: kill them, report, exit 1
+process.on('uncaughtException', (err) => {
+  console.error('uncaught exception:', err)
+  killChildren()
+  process.exit(1)
+})
+
+/** Registers a child to be SIGKILLed when this process exits or crashes. */
+export function killOnExit(proc: ChildProcess): ChildProcess {
+  children.add(proc)
+  proc.once('exit', () => children.delete(proc))
+  return proc
+}
+
 /** Resident memory of a process in MiB (Linux). */
 export function rssMiB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
