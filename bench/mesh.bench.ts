@@ -15,7 +15,6 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import {
-  createNetworkManager,
   decodeRegistryMessage,
   encodeRegistryMessage,
   FramedStream,
@@ -24,6 +23,7 @@ import {
   REGISTRY_PROTOCOL,
 } from 'peercompute'
 import { printTable, type Row } from './lib/measure.ts'
+import { benchPeer } from './lib/peers.ts'
 import { killOnExit, rssMiB, startRelayProcess, stopProcess } from './lib/processes.ts'
 
 const PROTO = '/peercompute/bench-sink/1.0.0'
@@ -75,22 +75,8 @@ const best = async (f: () => Promise<number>, n = 3) => {
 
 async function throughput(rows: Row[]): Promise<void> {
   const relay = await startRelayProcess(join(dir, 'relay-a.key'))
-  const peer = () =>
-    createNetworkManager({
-      relays: [relay.wsAddr],
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-      connectionGater: gater,
-      maxPeerConnections: 0, // no automatic dials between the two: this bench chooses the connections
-      capabilities: () => ({
-        cores: 1,
-        memoryMb: 0,
-        gpu: false,
-        kernels: [],
-        substrate: 'node',
-        price: { model: 'free', usd: 0 },
-      }),
-    })
+  // no automatic dials between the two (maxPeerConnections 0): this bench chooses the connections
+  const peer = () => benchPeer(relay.wsAddr, { listen: ['/ip4/127.0.0.1/tcp/0'], maxPeerConnections: 0 })
   const [a, b]: NetworkManager[] = await Promise.all([peer(), peer()])
   await Promise.all([a.start(), b.start()])
   await serveSink(b.libp2p)

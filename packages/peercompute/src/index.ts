@@ -40,6 +40,7 @@ export {
 export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
 export * from './core/errors.js'
 export { Backoff, type BackoffInit } from './core/network/backoff.js'
+export { type MeshLibp2pInit, meshLibp2pOptions } from './core/network/libp2p-options.js'
 export {
   type ConnectionInfo,
   type NetworkEvents,

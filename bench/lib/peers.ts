@@ -1,0 +1,20 @@
+// Mesh peers for the benchmark scripts: loopback WebRTC, no STUN, loopback dials allowed.
+import { createNetworkManager, type NetworkManager, type NodeNetworkInit } from 'peercompute'
+
+/** A Node mesh peer on `relay`, not started. */
+export function benchPeer(relay: string, extra: Partial<NodeNetworkInit> = {}): Promise<NetworkManager> {
+  return createNetworkManager({
+    relays: [relay],
+    rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
+    connectionGater: { denyDialMultiaddr: async () => false },
+    capabilities: () => ({
+      cores: 1,
+      memoryMb: 0,
+      gpu: false,
+      kernels: [],
+      substrate: 'node',
+      price: { model: 'free', usd: 0 },
+    }),
+    ...extra,
+  })
+}
