@@ -24,6 +24,8 @@ describe.skipIf(!loopbackOnly)('mesh: a relay and Node peers (loopback-only name
     cleanups.push(() => r.stop())
     const peers = await startPeers(5, r.wsAddr)
     stopAll(peers)
+    let upgrades = 0
+    for (const p of peers) p.addEventListener('connection:upgrade', () => upgrades++)
     const ids = peers.map((p) => p.peerId)
     await waitFor('every peer knows the 4 others', () => peers.every((p) => p.knownPeers().length === 4))
     await waitFor('full mesh of direct connections', () => peers.every((p) => directPeers(p).size === 4), 30_000)
@@ -42,6 +44,16 @@ describe.skipIf(!loopbackOnly)('mesh: a relay and Node peers (loopback-only name
       }
     }
     expect(r.relay.registry.peers.size).toBe(5)
+    // WebRTC signalling went through the relay: the relayed bytes show in /metrics
+    const metrics = await (await fetch(`${r.relay.httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/^peercompute_relay_reservations 5$/m)
+    const hop =
+      /^libp2p_data_transfer_bytes_total\{protocol="\/libp2p\/circuit\/relay\/0\.2\.0\/hop received"\} (\d+)$/m.exec(
+        metrics,
+      )
+    expect(Number(hop?.[1])).toBeGreaterThan(0)
+    // peers that first met over the relay were upgraded to direct connections
+    expect(upgrades).toBeGreaterThan(0)
 
     // a message protocol, both ways
     const PROTO = '/peercompute/test-echo/1.0.0'
