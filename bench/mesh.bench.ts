@@ -182,10 +182,9 @@ async function capacity(): Promise<string[]> {
   const rssBefore = rssMiB(relay.pid)
   const fixture = fileURLToPath(new URL('./fixtures/registry-swarm.ts', import.meta.url))
   const t0 = Date.now()
+  const swarm = (i: number) => [fixture, relay.tcpAddr, String(PEERS / SWARMS), String(i * 100)]
   const swarms = Array.from({ length: SWARMS }, (_, i) =>
-    spawn(process.execPath, [fixture, relay.tcpAddr, String(PEERS / SWARMS), String(i * 100)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
+    killOnExit(spawn(process.execPath, swarm(i), { stdio: ['ignore', 'pipe', 'inherit'] })),
   )
   try {
     while (latencies.length < PEERS) {

@@ -31,13 +31,8 @@ export function rssMiB(pid: number): number {
 /** Starts the relay process on free ports; resolves with its addresses once it listens. */
 export async function startRelayProcess(identity: string, extra: string[] = []) {
   const main = fileURLToPath(new URL('../../relay/dist/main.js', import.meta.url))
-  const proc = spawn(
-    process.execPath,
-    [main, '--ws-port', '0', '--tcp-port', '0', '--http-port', '0', '--identity', identity, ...extra],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
+  const args = [main, '--ws-port', '0', '--tcp-port', '0', '--http-port', '0', '--identity', identity, ...extra]
+  const proc = killOnExit(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }))
   let out = ''
   proc.stdout?.on('data', (d: Buffer) => {
     out += d.toString()

@@ -52,6 +52,16 @@ export { measureRtt, RTT_PROTOCOL, rttHandler } from './core/network/rtt.js'
 export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput } from './core/network/topology.js'
 export { isDirect, transportOf } from './core/network/transport-kind.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
+export { decodeStateMessage, encodeStateMessage, STATE_PROTOCOL, type StateMessage } from './core/state/messages.js'
+export { StateBinding, streamLink } from './core/state/state-binding.js'
+export {
+  type Membership,
+  type StateEvents,
+  type StateLink,
+  StateManager,
+  type StateManagerInit,
+} from './core/state/state-manager.js'
+export { CHUNK_FRAME_MAX, ChunkAssembler, toChunks } from './core/wire/chunks.js'
 export { FramedStream, type FramedStreamHandlers } from './core/wire/framed-stream.js'
 export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames.js'
 export {

@@ -54,3 +54,15 @@ interface EventTarget {
   dispatchEvent(event: Event): boolean
 }
 declare var EventTarget: { new (): EventTarget }
+declare var crypto: {
+  subtle: {
+    importKey(
+      format: 'raw',
+      key: Uint8Array,
+      alg: { name: 'HMAC'; hash: 'SHA-256' },
+      extractable: boolean,
+      usages: string[],
+    ): Promise<unknown>
+    sign(alg: 'HMAC', key: unknown, data: Uint8Array): Promise<ArrayBuffer>
+  }
+}

@@ -1,0 +1,322 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { TypedEventEmitter } from 'main-event'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import * as Y from 'yjs'
+import { ProtocolError } from '../errors.js'
+import { ChunkAssembler, toChunks } from '../wire/chunks.js'
+import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
+
+/** A connection to one peer that carries state frames (≤ 16 KiB each); the libp2p adapter or a test's in-memory pair. */
+export interface StateLink {
+  readonly remotePeer: string
+  send(frame: Uint8Array): void
+  onMessage(cb: (frame: Uint8Array) => void): void
+  onClose(cb: () => void): void
+  close(): void
+}
+
+/** Who may share the room's document. Without either, the room is open. */
+export interface Membership {
+  /** Peers prove they know it (HMAC-SHA256 over the room and both peer ids). */
+  secret?: string
+  /** Peer ids that may join. */
+  allow?: string[]
+}
+
+/** Options of a StateManager. */
+export interface StateManagerInit {
+  room: string
+  /** This peer's id (libp2p peer id). */
+  selfId: string
+  membership?: Membership
+  /** Largest message (update or awareness) accepted from a peer, bytes (default 8 MiB). */
+  maxMessageBytes?: number
+  log?: (line: string) => void
+}
+
+/** Events of a StateManager. */
+export interface StateEvents {
+  /** The document changed; `peer` is set when the change came from that peer. */
+  'state:change': CustomEvent<{ peer?: string; bytes: number }>
+  /** A peer was refused or cut off (not a member, malformed or oversized data). */
+  'state:refused': CustomEvent<{ peer: string; reason: string }>
+  /** A peer finished joining. */
+  'state:peer': CustomEvent<{ peer: string }>
+}
+
+interface Session {
+  link: StateLink
+  verified: boolean
+  assembler: ChunkAssembler
+  /** Our join went out; until then everything else waits in `queued` (the peer refuses anything before a join). */
+  joinSent: boolean
+  queued: StateMessage[]
+  /** The peer's join is being checked (async with a secret): what arrives meanwhile waits here, bounded. */
+  checking?: StateMessage[]
+}
+
+/** Messages held while a join is checked; more is a misbehaving peer. */
+const MAX_HELD = 256
+
+const MESSAGE_SYNC_STEP1 = 0
+const MESSAGE_SYNC_STEP2 = 1
+const MESSAGE_UPDATE = 2
+
+/**
+ * One Yjs document per mesh room, synced with every linked peer by the
+ * y-protocols sync and awareness messages. Updates from non-members are refused
+ * and never applied; a malformed or oversized message cuts off that peer only.
+ */
+export class StateManager extends TypedEventEmitter<StateEvents> {
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness
+  readonly room: string
+  private readonly init: StateManagerInit
+  private readonly sessions = new Set<Session>()
+  private readonly versions = new Map<string, Uint8Array>()
+  private stopped = false
+
+  constructor(init: StateManagerInit) {
+    super()
+    if (typeof init.room !== 'string' || init.room === '' || new TextEncoder().encode(init.room).length > 255) {
+      throw new RangeError('room must be a non-empty name of at most 255 bytes')
+    }
+    this.init = init
+    this.room = init.room
+    this.doc = new Y.Doc()
+    this.awareness = new awarenessProtocol.Awareness(this.doc)
+    this.doc.on('update', this.onDocUpdate)
+    this.awareness.on('update', this.onAwarenessUpdate)
+  }
+
+  /** A named shared map. */
+  map<T = unknown>(name: string): Y.Map<T> {
+    return this.doc.getMap<T>(name)
+  }
+
+  /** A named shared array. */
+  array<T = unknown>(name: string): Y.Array<T> {
+    return this.doc.getArray<T>(name)
+  }
+
+  /** A named shared text. */
+  text(name: string): Y.Text {
+    return this.doc.getText(name)
+  }
+
+  /** The whole document as one Yjs update. */
+  snapshot(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc)
+  }
+
+  /** Remembers the document as it is now under `name`. */
+  saveVersion(name: string): void {
+    this.versions.set(name, this.snapshot())
+  }
+
+  /** Names of saved versions, oldest first. */
+  versionNames(): string[] {
+    return [...this.versions.keys()]
+  }
+
+  /** A new document holding version `name`; the live document is not touched. */
+  restoreVersion(name: string): Y.Doc {
+    const v = this.versions.get(name)
+    if (!v) throw new RangeError(`no version named ${JSON.stringify(name)}`)
+    const d = new Y.Doc()
+    Y.applyUpdate(d, v)
+    return d
+  }
+
+  /** Sets this peer's presence (capabilities, load): carried to every peer by awareness. */
+  setPresence(state: Record<string, unknown>): void {
+    this.awareness.setLocalState({ peer: this.init.selfId, ...state })
+  }
+
+  /** Presence of every peer heard from, by peer id. */
+  presence(): Map<string, Record<string, unknown>> {
+    const out = new Map<string, Record<string, unknown>>()
+    for (const s of this.awareness.getStates().values()) if (typeof s.peer === 'string') out.set(s.peer, s)
+    return out
+  }
+
+  /** Peers joined right now. */
+  peers(): string[] {
+    return [...this.sessions].filter((s) => s.verified).map((s) => s.link.remotePeer)
+  }
+
+  /** Starts syncing with the peer at the other end of `link`; returns a function that ends it. */
+  attach(link: StateLink): () => void {
+    if (this.stopped) throw new Error('the state manager is stopped')
+    const session: Session = {
+      link,
+      verified: false,
+      assembler: new ChunkAssembler(this.init.maxMessageBytes ?? 8 << 20),
+      joinSent: false,
+      queued: [],
+    }
+    this.sessions.add(session)
+    link.onMessage((frame) => this.onFrame(session, frame))
+    link.onClose(() => this.sessions.delete(session))
+    void this.proof(this.init.selfId, link.remotePeer).then(
+      (proof) => {
+        this.send(session, { kind: 'join', room: this.room, proof })
+        session.joinSent = true
+        for (const m of session.queued.splice(0)) this.send(session, m)
+      },
+      (err) => this.cut(session, `could not make a join proof: ${(err as Error).message}`),
+    )
+    return () => {
+      this.sessions.delete(session)
+      link.close()
+    }
+  }
+
+  /** Ends every link; the document stays readable. */
+  stop(): void {
+    this.stopped = true
+    for (const s of this.sessions) s.link.close()
+    this.sessions.clear()
+    awarenessProtocol.removeAwarenessStates(this.awareness, [this.doc.clientID], 'local')
+    this.awareness.destroy()
+    this.doc.off('update', this.onDocUpdate)
+  }
+
+  private async proof(from: string, to: string): Promise<Uint8Array> {
+    const secret = this.init.membership?.secret
+    if (!secret) return new Uint8Array(0)
+    const te = new TextEncoder()
+    const key = await crypto.subtle.importKey('raw', te.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ])
+    return new Uint8Array(
+      await crypto.subtle.sign('HMAC', key, te.encode(`peercompute-room|${this.room}|${from}|${to}`)),
+    )
+  }
+
+  private send(s: Session, m: StateMessage): void {
+    if (!this.sessions.has(s)) return
+    if (!s.joinSent && m.kind !== 'join') {
+      s.queued.push(m)
+      return
+    }
+    try {
+      for (const frame of toChunks(encodeStateMessage(m))) s.link.send(frame)
+    } catch (err) {
+      this.cut(s, `send failed: ${(err as Error).message}`)
+    }
+  }
+
+  private cut(s: Session, reason: string): void {
+    if (!this.sessions.delete(s)) return
+    this.init.log?.(`state ${this.room}: ${s.link.remotePeer}: ${reason}`)
+    this.safeDispatchEvent('state:refused', { detail: { peer: s.link.remotePeer, reason } })
+    s.link.close()
+  }
+
+  private onFrame(s: Session, frame: Uint8Array): void {
+    if (!this.sessions.has(s)) return
+    let msg: StateMessage
+    try {
+      const whole = s.assembler.push(frame)
+      if (!whole) return
+      msg = decodeStateMessage(whole)
+    } catch (err) {
+      this.cut(s, (err as Error).message)
+      return
+    }
+    if (msg.kind === 'join') {
+      void this.onJoin(s, msg)
+      return
+    }
+    if (!s.verified) {
+      if (s.checking && s.checking.length < MAX_HELD) s.checking.push(msg)
+      else this.cut(s, `${msg.kind} before a valid join: refused, not applied`)
+      return
+    }
+    this.apply(s, msg)
+  }
+
+  private apply(s: Session, msg: Exclude<StateMessage, { kind: 'join' }>): void {
+    try {
+      if (msg.kind === 'sync') this.onSync(s, msg.payload)
+      else awarenessProtocol.applyAwarenessUpdate(this.awareness, msg.payload, s)
+    } catch (err) {
+      this.cut(s, err instanceof ProtocolError ? err.message : `malformed ${msg.kind}: ${(err as Error).message}`)
+    }
+  }
+
+  private async onJoin(s: Session, m: Extract<StateMessage, { kind: 'join' }>): Promise<void> {
+    const peer = s.link.remotePeer
+    if (m.room !== this.room) return this.cut(s, `wrong room ${JSON.stringify(m.room)}`)
+    const allow = this.init.membership?.allow
+    if (allow && !allow.includes(peer)) return this.cut(s, 'not on the allow-list')
+    if (s.verified || s.checking) return
+    s.checking = []
+    if (this.init.membership?.secret) {
+      const want = await this.proof(peer, this.init.selfId)
+      if (!equal(want, m.proof)) return this.cut(s, 'wrong room secret')
+    }
+    if (!this.sessions.has(s)) return
+    s.verified = true
+    const held = s.checking
+    s.checking = undefined
+    this.safeDispatchEvent('state:peer', { detail: { peer } })
+    const e = encoding.createEncoder()
+    syncProtocol.writeSyncStep1(e, this.doc)
+    this.send(s, { kind: 'sync', payload: encoding.toUint8Array(e) })
+    const states = [...this.awareness.getStates().keys()]
+    if (states.length)
+      this.send(s, { kind: 'awareness', payload: awarenessProtocol.encodeAwarenessUpdate(this.awareness, states) })
+    for (const h of held) if (h.kind !== 'join' && this.sessions.has(s)) this.apply(s, h)
+  }
+
+  private onSync(s: Session, payload: Uint8Array): void {
+    const d = decoding.createDecoder(payload)
+    const type = decoding.readVarUint(d)
+    if (type === MESSAGE_SYNC_STEP1) {
+      const sv = decoding.readVarUint8Array(d)
+      const e = encoding.createEncoder()
+      syncProtocol.writeSyncStep2(e, this.doc, sv)
+      this.send(s, { kind: 'sync', payload: encoding.toUint8Array(e) })
+      return
+    }
+    if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
+      throw new ProtocolError(`unknown sync message type ${type}`)
+    const update = decoding.readVarUint8Array(d)
+    // parse before applying: a malformed update must not touch the document
+    try {
+      Y.decodeUpdate(update)
+    } catch (err) {
+      throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
+    }
+    Y.applyUpdate(this.doc, update, s)
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
+    const from = [...this.sessions].find((s) => s === origin)
+    this.safeDispatchEvent('state:change', { detail: { peer: from?.link.remotePeer, bytes: update.length } })
+    const e = encoding.createEncoder()
+    syncProtocol.writeUpdate(e, update)
+    const payload = encoding.toUint8Array(e)
+    for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'sync', payload })
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ) => {
+    const changed = [...added, ...updated, ...removed]
+    const payload = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+    for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'awareness', payload })
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let d = 0
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i]
+  return d === 0
+}

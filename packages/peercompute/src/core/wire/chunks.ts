@@ -1,0 +1,58 @@
+import { ProtocolError } from '../errors.js'
+
+// Large messages travel as frames of at most 16 KiB (they cross WebRTC data
+// channels well): each frame is one flag byte (1 = more follow, 0 = last) and
+// up to 16,383 bytes of the message. Reassembly is bounded.
+
+/** Largest frame: flag byte included. */
+export const CHUNK_FRAME_MAX = 16 * 1024
+
+/** Splits `msg` into frames of at most `CHUNK_FRAME_MAX` bytes. */
+export function toChunks(msg: Uint8Array): Uint8Array[] {
+  const body = CHUNK_FRAME_MAX - 1
+  const frames: Uint8Array[] = []
+  for (let off = 0; off === 0 || off < msg.length; off += body) {
+    const part = msg.subarray(off, off + body)
+    const f = new Uint8Array(1 + part.length)
+    f[0] = off + body < msg.length ? 1 : 0
+    f.set(part, 1)
+    frames.push(f)
+    if (msg.length === 0) break
+  }
+  return frames
+}
+
+/** Reassembles frames into messages; a message over `maxMessage` bytes is a ProtocolError. */
+export class ChunkAssembler {
+  private readonly maxMessage: number
+  private parts: Uint8Array[] = []
+  private size = 0
+
+  constructor(maxMessage: number) {
+    this.maxMessage = maxMessage
+  }
+
+  /** Feeds one frame; returns the message it completes, if any. */
+  push(frame: Uint8Array): Uint8Array | undefined {
+    if (frame.length === 0 || frame.length > CHUNK_FRAME_MAX)
+      throw new ProtocolError(`chunk frame of ${frame.length} bytes`)
+    if (frame[0] > 1) throw new ProtocolError(`chunk flag ${frame[0]}`)
+    this.size += frame.length - 1
+    if (this.size > this.maxMessage) {
+      this.parts = []
+      this.size = 0
+      throw new ProtocolError(`message over ${this.maxMessage} bytes`)
+    }
+    this.parts.push(frame.subarray(1))
+    if (frame[0] === 1) return undefined
+    const out = new Uint8Array(this.size)
+    let o = 0
+    for (const p of this.parts) {
+      out.set(p, o)
+      o += p.length
+    }
+    this.parts = []
+    this.size = 0
+    return out
+  }
+}
