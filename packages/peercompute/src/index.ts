@@ -53,6 +53,7 @@ export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput
 export { isDirect, transportOf } from './core/network/transport-kind.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
 export { decodeStateMessage, encodeStateMessage, STATE_PROTOCOL, type StateMessage } from './core/state/messages.js'
+export { persistState, type StatePersistence } from './core/state/persistence.js'
 export { StateBinding, streamLink } from './core/state/state-binding.js'
 export {
   type Membership,
