@@ -33,6 +33,13 @@ export function launchChromium(): Promise<Browser> {
   })
 }
 
+/** The port a Node HTTP server listens on. */
+function portOf(server: { address(): ReturnType<import('node:net').Server['address']> } | undefined): number {
+  const addr = server?.address()
+  if (!addr || typeof addr === 'string') throw new Error('the example server has no address')
+  return addr.port
+}
+
 /** A running server of the example pages. */
 export interface ExampleServer {
   url: string
@@ -50,10 +57,8 @@ export async function serveDev(overrides: { optimizeDeps?: { include?: string[] 
     ...overrides,
   })
   await server.listen()
-  const addr = server.httpServer?.address()
-  if (!addr || typeof addr === 'string') throw new Error('vite dev server has no address')
   return {
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `http://127.0.0.1:${portOf(server.httpServer ?? undefined)}`,
     async close() {
       await server.close()
       rmSync(cacheDir, { recursive: true, force: true })
@@ -66,10 +71,8 @@ export async function serveBuild(): Promise<ExampleServer> {
   const outDir = mkdtempSync(join(tmpdir(), 'pc-examples-'))
   await build({ configFile: CONFIG, logLevel: 'warn', build: { outDir, emptyOutDir: true } })
   const server = await preview({ configFile: CONFIG, logLevel: 'warn', build: { outDir }, preview: { port: 0 } })
-  const addr = server.httpServer.address()
-  if (!addr || typeof addr === 'string') throw new Error('vite preview server has no address')
   return {
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `http://127.0.0.1:${portOf(server.httpServer)}`,
     async close() {
       await server.close()
       rmSync(outDir, { recursive: true, force: true })

@@ -18,12 +18,6 @@ function median(a: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
-/** Median milliseconds of `fn` over `runs` timed calls, after warm-up. */
-export function medianMs(fn: () => unknown, runs = 9): number {
-  warmUp(fn)
-  return median(Array.from({ length: runs }, () => once(fn)))
-}
-
 /**
  * Times `fn` and `ref` alternately, round by round, so that noise from other
  * tenants of the machine hits both alike; returns both medians in milliseconds.

@@ -119,6 +119,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   readonly topology: Topology
   private readonly init: NetworkManagerInit
   private readonly relays: RelayState[]
+  private readonly relayIds: ReadonlySet<string>
   private readonly records = new Map<string, PeerRecord>()
   private readonly rtt = new Map<string, number>()
   private readonly links = new Map<string, PeerLinkState>()
@@ -152,6 +153,12 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
         fresh: new Set(),
       }
     })
+    this.relayIds = new Set(this.relays.map((r) => r.id))
+  }
+
+  /** True if `peer` is one of the configured relays (not a mesh peer). */
+  isRelay(peer: string): boolean {
+    return this.relayIds.has(peer)
   }
 
   get peerId(): string {
@@ -260,7 +267,6 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   }
 
   private connectionInfo(): ConnectionInfo[] {
-    const relayIds = new Set(this.relays.map((r) => r.id))
     return this.libp2p.getConnections().map((c) => {
       const peer = c.remotePeer.toString()
       return {
@@ -268,7 +274,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
         transport: transportOf(c.remoteAddr.toString(), c.limits != null),
         remoteAddr: c.remoteAddr.toString(),
         direction: c.direction,
-        relay: relayIds.has(peer),
+        relay: this.relayIds.has(peer),
         rttMs: this.rtt.get(peer),
       }
     })
@@ -455,9 +461,8 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     for (const p of [...this.dialed]) {
       if (!choice.neighbors.has(p)) {
         this.dialed.delete(p)
-        void this.libp2p
-          .hangUp(this.libp2p.getConnections().find((c) => c.remotePeer.toString() === p)?.remotePeer as PeerId)
-          .catch(() => {})
+        const conn = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === p)
+        if (conn) void this.libp2p.hangUp(conn.remotePeer).catch(() => {})
       }
     }
   }
@@ -526,7 +531,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     try {
       const conn = await this.libp2p.dial(addr, { signal: AbortSignal.timeout(10_000) })
       this.rtt.set(peer, await measureRtt(conn, 5000))
-      if (!this.dialed.has(peer)) this.dialed.add(peer)
+      this.dialed.add(peer)
       this.scheduleReconcile()
     } catch (err) {
       this.init.log?.(`probe ${peer}: ${(err as Error).message}`)
@@ -536,7 +541,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>) => {
     const c = evt.detail
     const peer = c.remotePeer.toString()
-    if (this.relays.some((r) => r.id === peer)) return
+    if (this.relayIds.has(peer)) return
     const kind = transportOf(c.remoteAddr.toString(), c.limits != null)
     if (!isDirect(kind)) return
     const relayed = this.libp2p
@@ -580,7 +585,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
 
   private async measureRtt(): Promise<void> {
     const peers = new Map(this.libp2p.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]))
-    for (const r of this.relays) peers.delete(r.id)
+    for (const id of this.relayIds) peers.delete(id)
     await Promise.all([...peers.values()].map((p) => this.pingOnce(p)))
   }
 

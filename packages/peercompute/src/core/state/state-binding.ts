@@ -105,11 +105,10 @@ export class StateBinding {
 
   private sweep(): void {
     if (this.stopped) return
-    const relays = new Set(this.net.getStatus().relays.map((r) => r.id))
     const self = this.net.peerId
     const peers = new Set(this.net.libp2p.getConnections().map((c) => c.remotePeer.toString()))
     for (const peer of peers) {
-      if (relays.has(peer) || this.linked.has(peer) || self > peer) continue
+      if (this.net.isRelay(peer) || this.linked.has(peer) || self > peer) continue
       this.linked.set(peer, () => {}) // claimed while the stream opens
       this.net.dialProtocol(peer, STATE_PROTOCOL).then(
         (stream) => this.adopt(stream, peer),

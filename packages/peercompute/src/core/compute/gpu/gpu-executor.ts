@@ -216,16 +216,11 @@ export class GpuExecutor {
     try {
       device.queue.writeBuffer(data, 0, padded(chunk))
       device.queue.writeBuffer(total, 0, new Uint32Array([0]))
-      const pipeline = this.pipeline(device, 'counteq')
-      const bg = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [params, data, total].map((buffer, binding) => ({ binding, resource: { buffer } })),
-      })
-      const out = await this.submitAndRead(
+      const out = await this.runBuiltinPass(
         device,
-        pipeline,
-        bg,
-        [workgroups(chunk.length, device), 1, 1],
+        'counteq',
+        [params, data, total],
+        chunk.length,
         total,
         4,
         gen,
@@ -254,28 +249,40 @@ export class GpuExecutor {
     try {
       device.queue.writeBuffer(data, 0, padded(chunk))
       if (keyBuf) device.queue.writeBuffer(keyBuf, 0, Uint32Array.from(key))
-      const pipeline = this.pipeline(device, op)
-      const bg = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [params, data, ...(keyBuf ? [keyBuf] : [])].map((buffer, binding) => ({
-          binding,
-          resource: { buffer },
-        })),
-      })
-      const out = await this.submitAndRead(
-        device,
-        pipeline,
-        bg,
-        [workgroups(chunk.length, device), 1, 1],
-        data,
-        chunk.length,
-        gen,
-        signal,
-      )
+      const buffers = [params, data, ...(keyBuf ? [keyBuf] : [])]
+      const out = await this.runBuiltinPass(device, op, buffers, chunk.length, data, chunk.length, gen, signal)
       return out
     } finally {
       this.give(params, data, ...(keyBuf ? [keyBuf] : []))
     }
+  }
+
+  /** One pass of a built-in shader: `buffers` bound in order (binding 0, 1, ...), one invocation per word of `bytes`. */
+  private runBuiltinPass(
+    device: GPUDevice,
+    op: GpuOp,
+    buffers: GPUBuffer[],
+    bytes: number,
+    readFrom: GPUBuffer,
+    readSize: number,
+    gen: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    const pipeline = this.pipeline(device, op)
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    })
+    return this.submitAndRead(
+      device,
+      pipeline,
+      bindGroup,
+      [workgroups(bytes, device), 1, 1],
+      readFrom,
+      readSize,
+      gen,
+      signal,
+    )
   }
 
   /** Dispatches, copies `src` to a staging buffer, maps it and returns `size` bytes. */
