@@ -1,7 +1,14 @@
 import { networkInterfaces } from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type Relay, startRelay } from '@peercompute/relay'
-import { createNetworkManager, type NetworkManager, type NodeNetworkInit } from 'peercompute'
+import {
+  createNetworkManager,
+  createNode,
+  type NetworkManager,
+  type NodeCreateOptions,
+  type NodeKernel,
+  type NodeNetworkInit,
+} from 'peercompute'
 
 /** WebRTC may only run where the sole interface is loopback (see ENVIRONMENT.md). */
 export const loopbackOnly = Object.keys(networkInterfaces()).every((n) => n === 'lo')
@@ -82,5 +89,20 @@ export function directPeers(nm: NetworkManager): Set<string> {
       .getStatus()
       .connections.filter((c) => !c.relay && c.transport !== 'relayed')
       .map((c) => c.peer),
+  )
+}
+
+/** Starts `n` nodes (network, state, compute) on a relay; WebGPU off unless asked. */
+export async function startNodes(
+  n: number,
+  relayAddr: string,
+  extra: Partial<NodeCreateOptions> = {},
+): Promise<NodeKernel[]> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const node = await createNode({ ...TEST_PEER, enableWebGPU: false, maxWorkers: 1, relays: [relayAddr], ...extra })
+      await node.start()
+      return node
+    }),
   )
 }

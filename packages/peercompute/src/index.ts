@@ -27,8 +27,57 @@ export {
   type LocalRunOptions,
   type LocalSubstrate,
 } from './core/compute/local-compute.js'
+export {
+  ComputeManager,
+  type ComputeManagerInit,
+  type ComputeNetwork,
+  type ComputeStatus,
+  type PeerView,
+  type SubmitSpec,
+  type TaskResult,
+  type TaskSpec,
+} from './core/compute/mesh/compute-manager.js'
+export {
+  Job,
+  type JobEvents,
+  type JobHost,
+  type JobResult,
+  type JobSpec,
+  type PieceReport,
+  type PieceRun,
+  type Requirements,
+  type RunOutcome,
+} from './core/compute/mesh/job.js'
+export { MetricsRing, type MetricsSummary, type PieceMetric } from './core/compute/mesh/metrics.js'
+export {
+  BALANCED_MS_PER_USD,
+  type Candidate,
+  expectedMs,
+  type PieceContext,
+  POLICIES,
+  type PolicyName,
+  pieceCostUsd,
+  type SchedulerPolicy,
+} from './core/compute/mesh/policies.js'
+export {
+  type RemoteResult,
+  type RemoteTask,
+  remoteError,
+  type StreamDialer,
+  TaskClient,
+} from './core/compute/mesh/task-client.js'
+export {
+  type ExecutorStats,
+  type ProtocolHost,
+  TASK_LIMITS,
+  TaskExecutor,
+  type TaskExecutorInit,
+  type TaskLimits,
+  type TaskRunner,
+} from './core/compute/mesh/task-executor.js'
 export type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './core/compute/messages.js'
 export { PriorityTaskQueue, type Queued, type TaskQueue } from './core/compute/queue.js'
+export { fetchRange, isRangeInput, type RangeInput } from './core/compute/range-fetch.js'
 export {
   type PoolStats,
   type PoolTask,
@@ -39,6 +88,8 @@ export {
 } from './core/compute/worker-pool.js'
 export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
 export * from './core/errors.js'
+export { type NodeEvents, NodeKernel, type NodeKernelInit, type NodeStatus } from './core/kernel/node-kernel.js'
+export { checkNodeOptions, type NodeOptions, type StorageMode } from './core/kernel/options.js'
 export { Backoff, type BackoffInit } from './core/network/backoff.js'
 export { type MeshLibp2pInit, meshLibp2pOptions } from './core/network/libp2p-options.js'
 export {
@@ -74,6 +125,8 @@ export {
   type PeerRecord,
   PRICE_MODELS,
   type PriceModelKind,
+  parseCapabilities,
+  parseLoad,
   REGISTRY_MAX_FRAME,
   REGISTRY_PROTOCOL,
   REGISTRY_TYPES,
@@ -83,3 +136,16 @@ export {
   TRANSPORTS,
   type TransportKind,
 } from './core/wire/registry.js'
+export {
+  decodeTaskMessage,
+  encodeTaskMessage,
+  TASK_FRAME_MAX,
+  TASK_HEADER_MAX,
+  TASK_PROTOCOL,
+  TASK_TYPES,
+  type TaskMessage as TaskWireMessage,
+  type TaskParams,
+  type TaskRequestHeader,
+  type TaskResultHeader,
+  type TaskSource,
+} from './core/wire/task.js'

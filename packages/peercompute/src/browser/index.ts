@@ -15,4 +15,5 @@
  */
 export * from '../index.js'
 export { createWorkerPool, type WorkerPoolBrowserInit } from './compute/browser-worker-pool.js'
+export { type BrowserNodeOptions, createNode } from './create-node.js'
 export { type BrowserNetworkInit, createNetworkManager } from './network.js'

@@ -70,3 +70,33 @@ export class GpuDeviceLostError extends PeerComputeError {
 export class ProtocolError extends PeerComputeError {
   override name = 'ProtocolError'
 }
+
+/** A data source could not give exactly the bytes asked for (HTTP error, Range ignored, wrong Content-Range, short body). */
+export class DataSourceError extends PeerComputeError {
+  override name = 'DataSourceError'
+}
+
+/** No peer (the local node included) meets a task's requirements. */
+export class NoEligiblePeerError extends PeerComputeError {
+  override name = 'NoEligiblePeerError'
+}
+
+/** Redundant runs of a piece disagreed and no majority could be formed. */
+export class ResultMismatchError extends PeerComputeError {
+  override name = 'ResultMismatchError'
+}
+
+/** A peer sent more requests per second than it is allowed, or has too many tasks in flight. */
+export class RateLimitedError extends PeerComputeError {
+  override name = 'RateLimitedError'
+}
+
+/** The peer running a task went away (its stream or connection closed) before answering. */
+export class PeerUnavailableError extends PeerComputeError {
+  override name = 'PeerUnavailableError'
+}
+
+/** An option names a feature that this release does not have (it is not silently ignored). */
+export class UnsupportedOptionError extends PeerComputeError {
+  override name = 'UnsupportedOptionError'
+}

@@ -66,3 +66,27 @@ declare var crypto: {
     sign(alg: 'HMAC', key: unknown, data: Uint8Array): Promise<ArrayBuffer>
   }
 }
+interface ReadableStreamReadResult<T> {
+  done: boolean
+  value: T
+}
+interface ReadableStreamDefaultReader<T> {
+  read(): Promise<ReadableStreamReadResult<T>>
+  cancel(reason?: unknown): Promise<void>
+}
+interface ReadableStream<T> {
+  getReader(): ReadableStreamDefaultReader<T>
+  cancel(reason?: unknown): Promise<void>
+}
+interface Headers {
+  get(name: string): string | null
+}
+interface Response {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: ReadableStream<Uint8Array> | null
+}
+declare function fetch(
+  url: string,
+  init?: { headers?: Record<string, string>; signal?: AbortSignal; method?: string },
+): Promise<Response>

@@ -1,7 +1,7 @@
 import { GpuDeviceLostError, GpuUnavailableError } from '../errors.js'
-import type { Op } from '../ops.js'
+import { OPS, type Op } from '../ops.js'
 import type { GpuExecutor, GpuOp, WgslTask } from './gpu/gpu-executor.js'
-import type { RunOptions, WorkerPool } from './worker-pool.js'
+import type { PoolStats, RunOptions, WorkerPool } from './worker-pool.js'
 
 /** Where a task ran on this machine. */
 export type LocalSubstrate = 'cpu' | 'webgpu'
@@ -43,6 +43,31 @@ export class LocalCompute {
   /** True while WebGPU may be used (enabled, present, and an adapter was found when last tried). */
   get webgpu(): boolean {
     return this.gpuUsable
+  }
+
+  /** The pool's counters. */
+  stats(): PoolStats {
+    return this.pool.stats()
+  }
+
+  /** Workers in the pool (the most tasks it runs at once). */
+  get maxWorkers(): number {
+    return this.pool.maxWorkers
+  }
+
+  /** Every kernel this peer runs: the built-ins and those registered with the pool. */
+  kernels(): string[] {
+    return [...OPS, ...this.pool.registeredKernels().filter((k) => !(OPS as readonly string[]).includes(k))]
+  }
+
+  /** True if this peer runs kernel `name`. */
+  hasKernel(name: string): boolean {
+    return (OPS as readonly string[]).includes(name) || this.pool.registeredKernels().includes(name)
+  }
+
+  /** Registers a kernel module with the pool (see `WorkerPool.registerKernel`). */
+  registerKernel(name: string, moduleUrl: string): void {
+    this.pool.registerKernel(name, moduleUrl)
   }
 
   /** Runs kernel `kernel` over `input`; says where it ran. */

@@ -1,5 +1,6 @@
 import {
   AbortError,
+  DataSourceError,
   KernelError,
   KernelNotFoundError,
   QueueFullError,
@@ -129,6 +130,11 @@ export class WorkerPool {
     if (typeof moduleUrl !== 'string' || moduleUrl === '') throw new TypeError('moduleUrl must be a non-empty string')
     this.registrations.set(name, moduleUrl)
     for (const s of this.slots) s.handle.post({ type: 'register', name, moduleUrl }, [])
+  }
+
+  /** Names of the kernels registered with `registerKernel` (the built-ins are always there). */
+  registeredKernels(): string[] {
+    return [...this.registrations.keys()]
   }
 
   /** Runs kernel `kernel` over `input` on some worker. */
@@ -368,6 +374,8 @@ export class WorkerPool {
 function toError(r: Extract<TaskOutcome, { ok: false }>): Error {
   if (r.notFound) return new KernelNotFoundError(`no kernel named ${JSON.stringify(r.message)} is registered`)
   if (r.errorName === 'AbortError') return new AbortError(r.message)
+  // the range fetch runs in the worker: keep its error's type
+  if (r.errorName === 'DataSourceError') return new DataSourceError(r.message)
   return new KernelError(r.message, r.errorName)
 }
 

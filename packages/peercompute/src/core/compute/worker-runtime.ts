@@ -1,6 +1,7 @@
 import * as kernels from '@peercompute/kernels'
 import { isOp, type Op } from '../ops.js'
 import type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './messages.js'
+import { fetchRange, isRangeInput, type RangeInput } from './range-fetch.js'
 
 /** What a worker needs from its platform: a port to the pool and a module loader. */
 export interface WorkerPort {
@@ -35,6 +36,24 @@ function builtin(op: Op, input: unknown, params: BuiltinParams | undefined): unk
       const out = isShared(input) ? new Uint8Array(input.length) : input
       return op === 'xor' ? kernels.xor(input, p.key ?? p.imm ?? 0, out) : kernels.add(input, p.imm ?? 0, out)
     }
+  }
+}
+
+/** A built-in over a URL range: fetched straight into wasm memory, run there, freed. */
+async function builtinOverRange(
+  op: Op,
+  range: RangeInput,
+  params: BuiltinParams | undefined,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const buf = kernels.alloc(range.length)
+  try {
+    await fetchRange(range, () => buf.bytes, signal)
+    const out = builtin(op, buf.bytes, params)
+    // xor/add wrote in place into wasm memory: hand back a copy that can travel
+    return out instanceof Uint8Array ? out.slice() : out
+  } finally {
+    buf.free()
   }
 }
 
@@ -76,6 +95,16 @@ export function startWorkerRuntime(port: WorkerPort): void {
   const runOne = async (t: TaskMessage): Promise<TaskOutcome> => {
     if (cancelled.delete(t.id)) return { id: t.id, ok: false, errorName: 'AbortError', message: 'cancelled' }
     try {
+      if (isOp(t.kernel) && !registered.has(t.kernel) && isRangeInput(t.input)) {
+        const ac = new AbortController()
+        running.set(t.id, ac)
+        try {
+          const output = await builtinOverRange(t.kernel, t.input, t.params as BuiltinParams, ac.signal)
+          return { id: t.id, ok: true, output }
+        } finally {
+          running.delete(t.id)
+        }
+      }
       if (isOp(t.kernel) && !registered.has(t.kernel)) {
         return { id: t.id, ok: true, output: builtin(t.kernel, t.input, t.params as BuiltinParams) }
       }

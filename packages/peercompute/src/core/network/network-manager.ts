@@ -204,6 +204,11 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     return [...this.records.values()]
   }
 
+  /** The last RTT measured to `peer`, ms. */
+  rttOf(peer: string): number | undefined {
+    return this.rtt.get(peer)
+  }
+
   /** Serves `protocol` on every connection, relayed ones included. */
   async handle(protocol: string, handler: StreamHandler, opts: { maxInboundStreams?: number } = {}): Promise<void> {
     await this.libp2p.handle(protocol, handler, { runOnLimitedConnection: true, ...opts })

@@ -217,7 +217,10 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     const spy = {
       ...p.ends[0],
       remotePeer: 'peer-1',
-      send: (f: Uint8Array) => (frames.push(f.length), p.ends[0].send(f)),
+      send: (f: Uint8Array) => {
+        frames.push(f.length)
+        p.ends[0].send(f)
+      },
     }
     a.attach(spy)
     b.attach({ ...p.ends[1], remotePeer: 'peer-0' })

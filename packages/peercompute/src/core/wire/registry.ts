@@ -98,9 +98,9 @@ export function decodeRegistryMessage(payload: Uint8Array): RegistryMessage {
   const b = obj(parseJson(payload.subarray(1), type), type)
   switch (type) {
     case 'announce':
-      return { type, addrs: addrs(b.addrs), caps: caps(b.caps), load: load(b.load) }
+      return { type, addrs: addrs(b.addrs), caps: parseCapabilities(b.caps), load: parseLoad(b.load) }
     case 'heartbeat':
-      return { type, load: load(b.load) }
+      return { type, load: parseLoad(b.load) }
     case 'subscribe':
       return { type }
     case 'join':
@@ -119,7 +119,8 @@ function addrs(v: unknown): string[] {
   return arr(v, 'addrs', LIMITS.addrs, (x, w) => str(x, w, LIMITS.addr))
 }
 
-function caps(v: unknown): Capabilities {
+/** Reads capabilities from decoded JSON; anything malformed is a `ProtocolError`. */
+export function parseCapabilities(v: unknown): Capabilities {
   const c = obj(v, 'caps')
   const p = obj(c.price, 'caps.price')
   return {
@@ -132,14 +133,20 @@ function caps(v: unknown): Capabilities {
   }
 }
 
-function load(v: unknown): Load {
+/** Reads a load from decoded JSON; anything malformed is a `ProtocolError`. */
+export function parseLoad(v: unknown): Load {
   const l = obj(v, 'load')
   return { running: int(l.running, 'load.running', 0, 1e9), queued: int(l.queued, 'load.queued', 0, 1e9) }
 }
 
 function record(v: unknown): PeerRecord {
   const r = obj(v, 'peer')
-  return { id: str(r.id, 'peer.id', LIMITS.id), addrs: addrs(r.addrs), caps: caps(r.caps), load: load(r.load) }
+  return {
+    id: str(r.id, 'peer.id', LIMITS.id),
+    addrs: addrs(r.addrs),
+    caps: parseCapabilities(r.caps),
+    load: parseLoad(r.load),
+  }
 }
 
 function link(v: unknown, what: string): MeshLink {

@@ -1,0 +1,258 @@
+import type { Stream } from '@libp2p/interface'
+import {
+  AbortError,
+  DataSourceError,
+  KernelError,
+  KernelNotFoundError,
+  PayloadTooLargeError,
+  type PeerComputeError,
+  PeerUnavailableError,
+  ProtocolError,
+  RateLimitedError,
+  TaskTimeoutError,
+} from '../../errors.js'
+import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
+import {
+  dataRoom,
+  decodeTaskMessage,
+  encodeTaskMessage,
+  TASK_FRAME_MAX,
+  TASK_ID_MAX,
+  TASK_PROTOCOL,
+  type TaskMessage,
+  type TaskRequestHeader,
+  type TaskResultHeader,
+} from '../../wire/task.js'
+import { type KernelParams, outputFromWire, paramsToWire } from './task-values.js'
+
+/** How the client reaches peers (a NetworkManager). */
+export interface StreamDialer {
+  dialProtocol(peer: string, protocol: string, opts?: { signal?: AbortSignal }): Promise<Stream>
+}
+
+/** One task for a remote peer. */
+export interface RemoteTask {
+  kernel: string
+  params?: KernelParams | Record<string, unknown>
+  /** The input: bytes sent along, or a URL range the executor fetches itself. */
+  input: Uint8Array | { url: string; offset: number; length: number }
+  /** How long to wait for the result, ms. */
+  deadlineMs: number
+  signal?: AbortSignal
+}
+
+/** A remote task's outcome. */
+export interface RemoteResult {
+  output: unknown
+  execMs: number
+  substrate: 'cpu' | 'webgpu'
+}
+
+interface Pending {
+  resolve(r: RemoteResult): void
+  reject(e: Error): void
+  header?: TaskResultHeader
+  buf?: Uint8Array
+  got: number
+}
+
+/** Errors an executor names, rebuilt as their classes so callers can tell them apart. */
+const ERRORS: Record<string, new (m: string) => PeerComputeError> = {
+  AbortError,
+  DataSourceError,
+  KernelNotFoundError,
+  PayloadTooLargeError,
+  ProtocolError,
+  RateLimitedError,
+  TaskTimeoutError,
+}
+
+/** An error an executor sent, as a typed error. */
+export function remoteError(name: string, message: string): Error {
+  const C = ERRORS[name]
+  return C ? new C(message) : new KernelError(message, name)
+}
+
+/** Deadline slack on the submitter's side, for the network. */
+const DEADLINE_SLACK_MS = 2000
+
+/**
+ * The submitting side of the task protocol: one multiplexed stream per peer,
+ * many tasks in flight on it, each with an id, a deadline and cancellation.
+ */
+export class TaskClient {
+  private readonly dialer: StreamDialer
+  private readonly channels = new Map<string, Promise<Channel>>()
+  private stopped = false
+
+  constructor(dialer: StreamDialer) {
+    this.dialer = dialer
+  }
+
+  /** Runs `task` on `peer`. Rejects with the executor's typed error, `PeerUnavailableError`, `TaskTimeoutError` or `AbortError`. */
+  async run(peer: string, task: RemoteTask): Promise<RemoteResult> {
+    if (this.stopped) throw new AbortError('the task client is stopped')
+    if (task.signal?.aborted) throw new AbortError('aborted')
+    const ch = await this.channel(peer, task.signal)
+    return ch.run(task)
+  }
+
+  /** Closes every stream; what is in flight fails with `AbortError`. */
+  stop(): void {
+    this.stopped = true
+    for (const p of this.channels.values())
+      p.then(
+        (c) => c.close(new AbortError('the task client stopped')),
+        () => {},
+      )
+    this.channels.clear()
+  }
+
+  private channel(peer: string, signal?: AbortSignal): Promise<Channel> {
+    let p = this.channels.get(peer)
+    if (!p) {
+      p = this.dialer.dialProtocol(peer, TASK_PROTOCOL, { signal }).then(
+        (stream) => new Channel(stream, () => this.channels.delete(peer)),
+        (err) => {
+          this.channels.delete(peer)
+          throw signal?.aborted
+            ? new AbortError('aborted')
+            : new PeerUnavailableError(`cannot open a task stream to ${peer}: ${(err as Error).message}`, {
+                cause: err,
+              })
+        },
+      )
+      this.channels.set(peer, p)
+    }
+    return p
+  }
+}
+
+class Channel {
+  private readonly stream: Stream
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private closed = false
+  private readonly onGone: () => void
+
+  constructor(stream: Stream, onGone: () => void) {
+    this.stream = stream
+    this.onGone = onGone
+    const decoder = new FrameDecoder(TASK_FRAME_MAX)
+    stream.addEventListener('message', (evt) => {
+      try {
+        for (const f of decoder.push(evt.data.subarray())) this.onMessage(decodeTaskMessage(f))
+      } catch (err) {
+        this.close(new ProtocolError(`the executor broke the protocol: ${(err as Error).message}`))
+        stream.abort(err as Error)
+      }
+    })
+    stream.addEventListener('close', () => this.close(new PeerUnavailableError('the task stream closed')))
+  }
+
+  close(err: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.onGone()
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+    if (this.stream.status === 'open') this.stream.close().catch(() => this.stream.abort(err))
+  }
+
+  async run(task: RemoteTask): Promise<RemoteResult> {
+    if (this.closed) throw new PeerUnavailableError('the task stream closed')
+    const id = this.nextId
+    this.nextId = this.nextId >= TASK_ID_MAX ? 1 : this.nextId + 1
+    const input = task.input
+    const header: TaskRequestHeader = {
+      kernel: task.kernel,
+      source:
+        input instanceof Uint8Array
+          ? { kind: 'inline', length: input.length }
+          : { kind: 'url', url: input.url, offset: input.offset, length: input.length },
+      deadlineMs: Math.max(1, Math.round(task.deadlineMs)),
+    }
+    const params = paramsToWire(task.params)
+    if (params) header.params = params
+    const result = new Promise<RemoteResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, got: 0 })
+    })
+    result.catch(() => {}) // it may fail while the input is still being sent; awaited below
+    const signal = task.signal
+    const timer = setTimeout(
+      () => this.settle(id, new TaskTimeoutError(`no result within ${task.deadlineMs} ms`), true),
+      task.deadlineMs + DEADLINE_SLACK_MS,
+    )
+    const onAbort = () => this.settle(id, new AbortError('cancelled'), true)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const bytes = input instanceof Uint8Array ? input : new Uint8Array(0)
+      const json = new TextEncoder().encode(JSON.stringify(header)).length
+      const first = Math.min(bytes.length, dataRoom(json))
+      await this.send({ type: 'request', id, header, data: bytes.subarray(0, first) }, signal)
+      for (let off = first; off < bytes.length && this.pending.has(id); off += dataRoom()) {
+        await this.send({ type: 'data', id, data: bytes.subarray(off, off + dataRoom()) }, signal)
+      }
+      return await result
+    } catch (err) {
+      this.settle(id, err as Error, false)
+      throw err instanceof Error && err.name === 'AbortError' && signal?.aborted ? new AbortError('cancelled') : err
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async send(m: TaskMessage, signal?: AbortSignal): Promise<void> {
+    if (this.closed) throw new PeerUnavailableError('the task stream closed')
+    if (!this.stream.send(encodeFrame(encodeTaskMessage(m)))) await this.stream.onDrain({ signal })
+  }
+
+  /** Fails task `id`; tells the executor to stop when `cancel`. */
+  private settle(id: number, err: Error, cancel: boolean): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    p.reject(err)
+    if (cancel && !this.closed) this.send({ type: 'cancel', id }).catch(() => {})
+  }
+
+  private onMessage(m: TaskMessage): void {
+    const p = this.pending.get(m.id)
+    if (m.type === 'error') {
+      const err = remoteError(m.name, m.message)
+      if (m.id === 0) {
+        this.close(err)
+        return
+      } // the executor gave up on the stream
+      if (p) {
+        this.pending.delete(m.id)
+        p.reject(err)
+      }
+      return
+    }
+    if (!p) return // a task we gave up on
+    if (m.type === 'result') {
+      p.header = m.header
+      if (m.header.type === 'bytes') {
+        p.buf = new Uint8Array(m.header.length)
+        p.buf.set(m.data)
+        p.got = m.data.length
+      }
+    } else if (m.type === 'data') {
+      if (!p.buf || p.got + m.data.length > p.buf.length) {
+        this.pending.delete(m.id)
+        p.reject(new ProtocolError('result data beyond the declared length'))
+        return
+      }
+      p.buf.set(m.data, p.got)
+      p.got += m.data.length
+    } else {
+      throw new ProtocolError(`an executor does not send ${m.type} messages`)
+    }
+    if (p.header && (p.header.type !== 'bytes' || p.got === p.buf?.length)) {
+      this.pending.delete(m.id)
+      p.resolve({ output: outputFromWire(p.header, p.buf), execMs: p.header.execMs, substrate: p.header.substrate })
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import type { TaskLimits } from '../compute/mesh/task-executor.js'
+import { UnsupportedOptionError } from '../errors.js'
+import type { Topology } from '../network/topology.js'
+import type { Membership } from '../state/state-manager.js'
+import type { PriceModelKind } from '../wire/registry.js'
+
+/** Where the node keeps its shared state between runs. */
+export type StorageMode = 'memory' | 'local'
+
+/** Options of `createNode`, common to both platforms. */
+export interface NodeOptions {
+  /** Relay multiaddrs, each ending in `/p2p/<relay id>`. */
+  relays: string[]
+  /** Default `distributed`. */
+  topology?: Topology
+  /** Default `memory`; `local` keeps the shared state across restarts. */
+  storageMode?: StorageMode
+  /** Default true: built-ins may run on WebGPU where an adapter exists, WGSL tasks run. */
+  enableWebGPU?: boolean
+  /** The mesh room whose document this node shares (default `peercompute`). */
+  room?: string
+  /** Who may share the room's document. */
+  membership?: Membership
+  /** This node's price for work it runs for others (default free). */
+  price?: { model: PriceModelKind; usd: number }
+  /** Most worker threads / Web Workers (default cores − 1). */
+  maxWorkers?: number
+  /** Most of the cores to use, as a fraction (volunteers). */
+  maxCpuFraction?: number
+  /** Limits on tasks from other peers. */
+  limits?: Partial<TaskLimits>
+  /** How often the `status` event fires and presence is refreshed, ms (default 5,000). */
+  statusIntervalMs?: number
+  /** Not built yet: setting it fails with `UnsupportedOptionError`. */
+  enablePhysics?: boolean
+  /** Not built yet: setting it fails with `UnsupportedOptionError`. */
+  enableInput?: boolean
+  /** Test-only fault injection (a lying executor): see `TaskExecutorInit.tamper`. */
+  tamper?: (kernel: string, output: unknown) => unknown
+  log?: (line: string) => void
+}
+
+const TOPOLOGIES: readonly string[] = ['distributed', 'hierarchy', 'emergent']
+
+/** Checks the options both platforms share; bad ones throw before anything starts. */
+export function checkNodeOptions(o: NodeOptions): void {
+  if (!o || typeof o !== 'object') throw new TypeError('createNode takes an options object')
+  if (o.enablePhysics) throw new UnsupportedOptionError('enablePhysics: the physics manager is not built yet')
+  if (o.enableInput) throw new UnsupportedOptionError('enableInput: the input manager is not built yet')
+  if (!Array.isArray(o.relays) || o.relays.some((r) => typeof r !== 'string' || !r.includes('/p2p/')))
+    throw new TypeError('relays must be an array of multiaddrs ending in /p2p/<relay id>')
+  if (o.topology !== undefined && !TOPOLOGIES.includes(o.topology))
+    throw new TypeError(`topology must be one of ${TOPOLOGIES.join(', ')}; got ${String(o.topology)}`)
+  if (o.storageMode !== undefined && o.storageMode !== 'memory' && o.storageMode !== 'local')
+    throw new TypeError(`storageMode must be 'memory' or 'local'; got ${String(o.storageMode)}`)
+  if (o.room !== undefined && (typeof o.room !== 'string' || !/^[\w.-]{1,64}$/.test(o.room)))
+    throw new TypeError('room must be 1 to 64 letters, digits, _ . or -')
+}

@@ -1,0 +1,236 @@
+import { ProtocolError } from '../errors.js'
+import { int, num, obj, oneOf, parseJson, str } from './validate.js'
+
+// The task protocol's messages as pure encode/decode functions (PROTOCOL.md,
+// "task"). Every message is one frame payload of at most TASK_FRAME_MAX bytes:
+// a type byte, the task id as a varint, then the type's body.
+
+/** The task protocol: a submitter sends kernels to run over data; the executor answers with results. */
+export const TASK_PROTOCOL = '/peercompute/task/1.0.0'
+/** Largest task frame payload (16 KiB: frames travel well over WebRTC data channels). */
+export const TASK_FRAME_MAX = 16 * 1024
+/** Largest JSON header of a request or result. */
+export const TASK_HEADER_MAX = 4096
+/** Largest task id. */
+export const TASK_ID_MAX = 0xffff_ffff
+
+/** Where a task's input comes from. */
+export type TaskSource =
+  /** `length` bytes that follow the request in data frames (and in the request frame itself). */
+  | { kind: 'inline'; length: number }
+  /** The executor fetches `length` bytes at `offset` with an HTTP Range request. */
+  | { kind: 'url'; url: string; offset: number; length: number }
+
+/** Parameters of a built-in kernel (a registered kernel's are any JSON object). */
+export interface TaskParams {
+  imm?: number
+  /** xor: the key, as hex. */
+  key?: string
+  /** crc32c: the running CRC; fnv64: the running state as a decimal string. */
+  seed?: number | string
+  [k: string]: unknown
+}
+
+/** The header of a request. */
+export interface TaskRequestHeader {
+  kernel: string
+  params?: TaskParams
+  source: TaskSource
+  /** Milliseconds the submitter waits for the result, from when the executor has the whole request. */
+  deadlineMs: number
+}
+
+/** What a result holds: a number, a 64-bit value (decimal), bytes that follow, or a JSON value. */
+export type TaskResultHeader = (
+  | { type: 'number'; value: number }
+  | { type: 'bigint'; value: string }
+  | { type: 'bytes'; length: number }
+  | { type: 'json'; value: unknown }
+) & {
+  /** Time the kernel ran on the executor, ms (fetching the input included). */
+  execMs: number
+  substrate: 'cpu' | 'webgpu'
+}
+
+/** Every task message. */
+export type TaskMessage =
+  | { type: 'request'; id: number; header: TaskRequestHeader; data: Uint8Array }
+  | { type: 'data'; id: number; data: Uint8Array }
+  | { type: 'cancel'; id: number }
+  | { type: 'result'; id: number; header: TaskResultHeader; data: Uint8Array }
+  | { type: 'error'; id: number; name: string; message: string }
+
+/** The type byte of each message. */
+export const TASK_TYPES = { request: 1, data: 2, cancel: 3, result: 4, error: 5 } as const satisfies Record<
+  TaskMessage['type'],
+  number
+>
+
+const BY_CODE = new Map<number, TaskMessage['type']>(
+  Object.entries(TASK_TYPES).map(([k, v]) => [v, k as TaskMessage['type']]),
+)
+
+const utf8 = new TextEncoder()
+
+/** Bytes of data a frame of `type` can still carry after a header of `headerBytes`. */
+export function dataRoom(headerBytes = 0): number {
+  // type byte, id varint (≤ 5), header length varint (≤ 2 for ≤ 4 KiB)
+  return TASK_FRAME_MAX - 1 - 5 - (headerBytes ? 2 + headerBytes : 0)
+}
+
+/** Encodes a message as one frame payload; throws `RangeError` if it would exceed TASK_FRAME_MAX. */
+export function encodeTaskMessage(m: TaskMessage): Uint8Array {
+  let body: Uint8Array[]
+  switch (m.type) {
+    case 'request':
+    case 'result': {
+      const json = utf8.encode(JSON.stringify(m.header))
+      if (json.length > TASK_HEADER_MAX) throw new RangeError(`task header of ${json.length} bytes is too large`)
+      body = [varint(json.length), json, m.data]
+      break
+    }
+    case 'data':
+      body = [m.data]
+      break
+    case 'cancel':
+      body = []
+      break
+    case 'error':
+      body = [utf8.encode(JSON.stringify({ name: m.name, message: m.message.slice(0, 1024) }))]
+      break
+  }
+  const parts = [Uint8Array.of(TASK_TYPES[m.type]), varint(m.id), ...body]
+  const size = parts.reduce((n, p) => n + p.length, 0)
+  if (size > TASK_FRAME_MAX) throw new RangeError(`task frame of ${size} bytes exceeds ${TASK_FRAME_MAX}`)
+  const out = new Uint8Array(size)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
+/**
+ * Decodes one frame payload. A frame that cannot be read at all is a
+ * `ProtocolError` with `taskId` undefined; one whose id was read but whose body
+ * is bad carries that `taskId`, so the executor can fail just that task.
+ */
+export function decodeTaskMessage(p: Uint8Array): TaskMessage {
+  if (p.length === 0) throw new ProtocolError('empty task frame')
+  if (p.length > TASK_FRAME_MAX) throw new ProtocolError(`task frame of ${p.length} bytes exceeds ${TASK_FRAME_MAX}`)
+  const type = BY_CODE.get(p[0])
+  if (!type) throw new ProtocolError(`unknown task message type ${p[0]}`)
+  const [id, at] = readVarint(p, 1)
+  if (id > TASK_ID_MAX) throw new ProtocolError(`task id ${id} out of range`)
+  try {
+    switch (type) {
+      case 'request':
+      case 'result': {
+        const [hlen, start] = readVarint(p, at)
+        if (hlen > TASK_HEADER_MAX || start + hlen > p.length) throw new ProtocolError(`bad header length ${hlen}`)
+        const json = obj(parseJson(p.subarray(start, start + hlen), `${type} header`), `${type} header`)
+        const data = p.subarray(start + hlen)
+        return type === 'request'
+          ? { type, id, header: requestHeader(json), data }
+          : { type, id, header: resultHeader(json, data.length), data }
+      }
+      case 'data':
+        return { type, id, data: p.subarray(at) }
+      case 'cancel':
+        if (at !== p.length) throw new ProtocolError('cancel carries no body')
+        return { type, id }
+      case 'error': {
+        const e = obj(parseJson(p.subarray(at), 'error'), 'error')
+        return { type, id, name: str(e.name, 'error.name', 64), message: str(e.message, 'error.message', 1024) }
+      }
+    }
+  } catch (err) {
+    throw Object.assign(err as Error, { taskId: id })
+  }
+}
+
+const MAX_LENGTH = 2 ** 40
+
+function requestHeader(h: Record<string, unknown>): TaskRequestHeader {
+  const s = obj(h.source, 'source')
+  const kind = oneOf(s.kind, 'source.kind', ['inline', 'url'] as const)
+  const length = int(s.length, 'source.length', 0, MAX_LENGTH)
+  const source: TaskSource =
+    kind === 'inline'
+      ? { kind, length }
+      : { kind, url: str(s.url, 'source.url', 2048), offset: int(s.offset, 'source.offset', 0, MAX_LENGTH), length }
+  const out: TaskRequestHeader = {
+    kernel: str(h.kernel, 'kernel', 64),
+    source,
+    deadlineMs: int(h.deadlineMs, 'deadlineMs', 1, 7 * 24 * 3600 * 1000),
+  }
+  if (h.params !== undefined) {
+    const p = obj(h.params, 'params') as TaskParams
+    if (p.imm !== undefined) int(p.imm, 'params.imm', 0, 255)
+    if (p.key !== undefined && !/^([0-9a-f]{2}){1,1024}$/.test(str(p.key, 'params.key', 2048)))
+      throw new ProtocolError('params.key must be 1 to 1024 bytes of lower-case hex')
+    if (p.seed !== undefined && typeof p.seed === 'string' && !/^[0-9]{1,20}$/.test(p.seed))
+      throw new ProtocolError('params.seed must be a decimal string of up to 20 digits')
+    if (p.seed !== undefined && typeof p.seed !== 'string') int(p.seed, 'params.seed', 0, 0xffff_ffff)
+    out.params = p
+  }
+  return out
+}
+
+function resultHeader(h: Record<string, unknown>, carried: number): TaskResultHeader {
+  const type = oneOf(h.type, 'result.type', ['number', 'bigint', 'bytes', 'json'] as const)
+  const execMs = num(h.execMs, 'result.execMs', 0, 1e9)
+  const substrate = oneOf(h.substrate, 'result.substrate', ['cpu', 'webgpu'] as const)
+  switch (type) {
+    case 'number':
+      return { type, value: num(h.value, 'result.value', -(2 ** 53), 2 ** 53), execMs, substrate }
+    case 'bigint': {
+      const value = str(h.value, 'result.value', 40)
+      if (!/^-?[0-9]+$/.test(value)) throw new ProtocolError('result.value must be a decimal integer')
+      return { type, value, execMs, substrate }
+    }
+    case 'bytes': {
+      const length = int(h.length, 'result.length', 0, MAX_LENGTH)
+      if (carried > length) throw new ProtocolError('result carries more bytes than its length')
+      return { type, length, execMs, substrate }
+    }
+    case 'json':
+      return { type, value: h.value, execMs, substrate }
+  }
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = []
+  do {
+    const b = n & 0x7f
+    n = Math.floor(n / 128)
+    out.push(n > 0 ? b | 0x80 : b)
+  } while (n > 0)
+  return Uint8Array.from(out)
+}
+
+function readVarint(p: Uint8Array, at: number): [number, number] {
+  let n = 0
+  let mul = 1
+  for (let i = at; i < p.length && i < at + 5; i++) {
+    n += (p[i] & 0x7f) * mul
+    mul *= 128
+    if ((p[i] & 0x80) === 0) return [n, i + 1]
+  }
+  throw new ProtocolError('bad varint in task frame')
+}
+
+/** Hex of `bytes` (keys travel as hex in headers). */
+export function toHex(bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+/** Bytes of a lower-case hex string. */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return out
+}

@@ -1,0 +1,74 @@
+import { mkdir } from 'node:fs/promises'
+import { freemem, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { GpuExecutor } from '../core/compute/gpu/gpu-executor.js'
+import { LocalCompute } from '../core/compute/local-compute.js'
+import { NodeKernel } from '../core/kernel/node-kernel.js'
+import { checkNodeOptions, type NodeOptions } from '../core/kernel/options.js'
+import type { NetworkManagerInit } from '../core/network/network-manager.js'
+import { persistState } from '../core/state/persistence.js'
+import { StateManager } from '../core/state/state-manager.js'
+import { createNodeGpu } from './compute/node-gpu.js'
+import { createWorkerPool } from './compute/node-worker-pool.js'
+import { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
+import { FileUpdateLog } from './state/file-update-log.js'
+
+/** Options of a Node peer: the common ones, plus Node's network and storage settings. */
+export interface NodeCreateOptions
+  extends NodeOptions,
+    Pick<NodeNetworkInit, 'listen' | 'rtcConfiguration' | 'privateKey' | 'connectionGater' | 'maxPeerConnections'>,
+    Pick<NetworkManagerInit, 'heartbeatMs' | 'pingIntervalMs' | 'relayBackoff' | 'upgradeBackoff' | 'children' | 'k'> {
+  /** `storageMode: 'local'`: the folder for the state's update log (default `./.peercompute`). */
+  storageDir?: string
+}
+
+/**
+ * Creates a Node peer (not started): a libp2p node with TCP, WebSockets,
+ * circuit relay and WebRTC; the room's shared document; a worker_threads pool,
+ * and WebGPU through the optional `webgpu` package when `enableWebGPU` allows.
+ */
+export async function createNode(options: NodeCreateOptions): Promise<NodeKernel> {
+  checkNodeOptions(options)
+  let kernel: NodeKernel | undefined
+  const gpu = options.enableWebGPU === false ? undefined : await usableGpu()
+  const pool = createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction })
+  const local = new LocalCompute({
+    pool,
+    gpu: gpu ? new GpuExecutor({ gpu }) : undefined,
+    enableWebGPU: options.enableWebGPU,
+  })
+  const network = await createNetworkManager({
+    ...options,
+    capabilities: () => (kernel as NodeKernel).capabilities(),
+    load: () => (kernel as NodeKernel).load(),
+  }).catch(async (err) => {
+    await local.stop()
+    throw err
+  })
+  const room = options.room ?? 'peercompute'
+  const state = new StateManager({ room, selfId: network.peerId, membership: options.membership, log: options.log })
+  const dir = options.storageDir ?? '.peercompute'
+  kernel = new NodeKernel({
+    options,
+    network,
+    state,
+    local,
+    substrate: 'node',
+    memoryMb: Math.floor(Math.min(totalmem() / 2, freemem()) / 2 ** 20),
+    openStorage:
+      options.storageMode === 'local'
+        ? async (s) => {
+            await mkdir(dir, { recursive: true })
+            return persistState(s, new FileUpdateLog(join(dir, `state-${room}.log`), { log: options.log }))
+          }
+        : undefined,
+  })
+  return kernel
+}
+
+/** Dawn through the `webgpu` package, if it loads and finds an adapter (a Vulkan driver, or SwiftShader). */
+async function usableGpu(): Promise<GPU | undefined> {
+  const gpu = await createNodeGpu()
+  const adapter = await gpu?.requestAdapter().catch(() => null)
+  return adapter ? gpu : undefined
+}

@@ -1,0 +1,176 @@
+import { createServer, type Server } from 'node:http'
+import * as kernels from '@peercompute/kernels'
+import { prng } from '@peercompute/kernels/testing'
+import { createNode, type NodeKernel, OPS, runOp } from 'peercompute'
+import { afterEach, describe, expect, it } from 'vitest'
+import { loopbackOnly, startNodes, TEST_PEER, testRelay, waitFor } from './helpers.js'
+
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function mesh(n: number, extra = {}) {
+  const r = await testRelay()
+  cleanups.push(() => r.stop())
+  const nodes = await startNodes(n, r.wsAddr, extra)
+  cleanups.push(() => Promise.all(nodes.map((x) => x.stop())))
+  await waitFor(
+    'every node is connected to the others',
+    () => nodes.every((x) => x.getStatus().peers.filter((p) => p.connected).length === n - 1),
+    20_000,
+  )
+  return { relay: r, nodes }
+}
+
+function bytes(n: number, seed: number): Uint8Array {
+  return prng(seed).bytes(n)
+}
+
+/** Serves `data` over loopback HTTP; `range: false` ignores Range headers (answers 200 with everything). */
+async function serve(data: Uint8Array, opts: { range?: boolean; lie?: boolean } = {}): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
+    if (!m || opts.range === false) {
+      res.writeHead(200, { 'content-length': data.length })
+      res.end(data)
+      return
+    }
+    const a = Number(m[1])
+    const b = Math.min(Number(m[2]), data.length - 1)
+    const cr = opts.lie ? `bytes ${a + 1}-${b + 1}/${data.length}` : `bytes ${a}-${b}/${data.length}`
+    res.writeHead(206, { 'content-range': cr, 'content-length': b - a + 1 })
+    res.end(data.subarray(a, b + 1))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  cleanups.push(() => new Promise((r) => server.close(() => r(undefined))))
+  const port = (server.address() as { port: number }).port
+  return `http://127.0.0.1:${port}/blob.bin`
+}
+
+describe('a node on its own', () => {
+  it('refuses unbuilt options and bad input with typed errors', async () => {
+    await expect(createNode({ relays: [], enablePhysics: true })).rejects.toMatchObject({
+      name: 'UnsupportedOptionError',
+    })
+    await expect(createNode({ relays: [], enableInput: true })).rejects.toMatchObject({
+      name: 'UnsupportedOptionError',
+    })
+    await expect(createNode({ relays: [], topology: 'ring' as never })).rejects.toThrow(/topology/)
+    await expect(createNode({ relays: [], storageMode: 'disk' as never })).rejects.toThrow(/storageMode/)
+  })
+
+  it('runs a job locally with no peers, and reports it', async () => {
+    const node = await createNode({ ...TEST_PEER, relays: [], enableWebGPU: false, maxWorkers: 1 })
+    cleanups.push(() => node.stop())
+    await node.start()
+    const data = bytes(3 * 1024 * 1024 + 17, 1)
+    const job = node.compute.submit({ op: 'crc32c', data, pieceBytes: 1024 * 1024 })
+    const progress: number[] = []
+    job.addEventListener('progress', (e) => progress.push(e.detail.bytesDone))
+    const r = await job.result
+    expect(r.result).toBe(kernels.crc32c(data))
+    expect(r.pieces).toHaveLength(4)
+    expect(r.substrate).toBe('local')
+    expect(progress.at(-1)).toBe(data.length)
+    const st = node.getStatus()
+    expect(st.storageMode).toBe('memory')
+    expect(st.tasks.metrics.ok).toBe(4)
+    expect(node.compute.metrics({ limit: 2 })).toHaveLength(2)
+  })
+})
+
+describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => {
+  it('splits a job across peers; every op equals the single-process kernel', async () => {
+    const { nodes } = await mesh(3, { log: console.log })
+    const [submitter] = nodes
+    const data = bytes(24 * 1024 * 1024 + 5, 2)
+    for (const op of OPS) {
+      const job = submitter.compute.submit({ op, data, imm: 7, pieceBytes: 2 * 1024 * 1024, policy: 'least-loaded' })
+      const r = await job.result
+      const want = runOp(op, data, { imm: 7 })
+      if (want instanceof Uint8Array) expect(Buffer.compare(r.result as Uint8Array, want)).toBe(0)
+      else expect(r.result).toBe(want)
+      if (op !== 'fnv64') expect(new Set(r.peers).size, JSON.stringify(r.pieces.map((p) => p.runs))).toBeGreaterThan(1)
+      expect(r.pieces.reduce((s, p) => s + p.length, 0)).toBe(data.length)
+    }
+  })
+
+  it('fetches URL ranges on the executors; a server that ignores Range is a DataSourceError', async () => {
+    const { nodes } = await mesh(2, { log: console.log })
+    const data = bytes(10 * 1024 * 1024, 3)
+    const url = await serve(data)
+    const r = await nodes[0].compute.submit({
+      op: 'counteq',
+      data: { url, offset: 5, length: data.length - 9 },
+      imm: 9,
+      pieceBytes: 1024 * 1024,
+    }).result
+    expect(r.result).toBe(kernels.counteq(data.subarray(5, data.length - 4), 9))
+    expect(new Set(r.peers).size).toBe(2)
+    const noRange = await serve(data, { range: false })
+    await expect(
+      nodes[0].compute.submit({ op: 'crc32c', data: { url: noRange, length: 1024 * 1024 }, includeLocal: false })
+        .result,
+    ).rejects.toMatchObject({ name: 'DataSourceError', message: expect.stringMatching(/ignored the Range/) })
+    const liar = await serve(data, { lie: true })
+    await expect(
+      nodes[0].compute.submit({ op: 'crc32c', data: { url: liar, length: 1024 * 1024 } }).result,
+    ).rejects.toMatchObject({ name: 'DataSourceError', message: expect.stringMatching(/Content-Range/) })
+  })
+
+  it('catches a lying peer with redundancy 2; the result is right and the liar reported', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const honest = await startNodes(2, r.wsAddr)
+    const liars = await startNodes(1, r.wsAddr, {
+      tamper: (_k: string, out: unknown) => (typeof out === 'number' ? (out + 1) >>> 0 : out),
+    })
+    const nodes: NodeKernel[] = [...honest, ...liars]
+    cleanups.push(() => Promise.all(nodes.map((x) => x.stop())))
+    await waitFor('peers connected', () =>
+      nodes.every((x) => x.getStatus().peers.filter((p) => p.connected).length === 2),
+    )
+    const data = bytes(8 * 1024 * 1024, 4)
+    const job = honest[0].compute.submit({ op: 'crc32c', data, redundancy: 2, pieceBytes: 1024 * 1024 })
+    const res = await job.result
+    expect(res.result).toBe(kernels.crc32c(data))
+    expect(res.liars).toEqual([liars[0].peerId])
+    expect(honest[0].getStatus().tasks.metrics.liars).toContain(liars[0].peerId)
+  })
+
+  it('cancelling a job stops the remote work (the executor drops its fetch)', async () => {
+    const { nodes } = await mesh(2)
+    let open = 0
+    let closed = 0
+    // a server that starts every range and then stalls: the work only ends when the executor gives up
+    const server = createServer((req, res) => {
+      open++
+      res.on('close', () => closed++)
+      const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') ?? ['', '0', '0']
+      const n = Number(b) - Number(a) + 1
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${1024 * 1024}`, 'content-length': n })
+      res.write(new Uint8Array(64 * 1024))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    cleanups.push(() => {
+      server.closeAllConnections()
+      return new Promise((r) => server.close(() => r(undefined)))
+    })
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/slow.bin`
+    const ac = new AbortController()
+    const job = nodes[0].compute.submit({
+      op: 'counteq',
+      data: { url, length: 1024 * 1024 },
+      includeLocal: false,
+      signal: ac.signal,
+    })
+    await waitFor('the executor started fetching', () => open >= 1 && nodes[1].compute.status().executor.running >= 1)
+    ac.abort()
+    await expect(job.result).rejects.toMatchObject({ name: 'AbortError' })
+    await waitFor('the executor saw the cancel', () => nodes[1].compute.status().executor.cancelled >= 1, 10_000)
+    await waitFor('the executor dropped its fetch', () => closed === open, 10_000)
+    await waitFor('nothing runs there any more', () => nodes[1].compute.status().executor.running === 0, 10_000)
+    expect(nodes[1].compute.status().executor.completed).toBe(0)
+  })
+})
