@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `peercompute` command.
 import { parseArgs } from 'node:util'
+import { demoCommand } from './demo-command.js'
 import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
+import { submitCommand, workerCommand } from './mesh-commands.js'
 
 const USAGE = `usage: peercompute <command> [options]
 
@@ -9,6 +11,16 @@ commands:
   kernel <op|all> [FILE] [--size N] [--imm N] [--key HEX] [--json]
       run a built-in kernel (counteq, crc32c, fnv64, xor, add) over FILE, or over
       a generated buffer of N bytes (--size 256MiB), and print the result and GB/s
+  demo [--workers N] [--size N] [--op OP] [--once]
+      the whole mesh on this machine: a relay, N worker processes, a generated
+      file served over loopback HTTP, one job across them; the relay's HTTP API
+      stays up until Ctrl-C (--once: exit when the job is done)
+  worker --relay ADDR [--relay ADDR] [--max-workers N] [--price MODEL:USD] [--loopback]
+      run a Node peer that offers its cores to the mesh until Ctrl-C
+  submit --relay ADDR --op OP (--file PATH | --url URL [--offset N] [--length N])
+         [--imm N] [--redundancy K] [--policy NAME] [--peers N] [--no-local] [--json]
+      run one job on the mesh; print the result and the per-piece table
+  (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN: a mesh on one machine)
   relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
   help
@@ -37,6 +49,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(runs) : formatRuns(runs, file ?? `generated ${values.size}`))
     return 0
   }
+  if (command === 'demo') return demoCommand(rest)
+  if (command === 'worker') return workerCommand(rest)
+  if (command === 'submit') return submitCommand(rest)
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'

@@ -137,6 +137,8 @@ interface Piece {
 const MiB = 1024 * 1024
 const DEFAULT_PIECE = 8 * MiB
 const MIN_PIECE = 64 * 1024
+/** Tail pieces shrink to keep every peer busy, but not below this. */
+const MIN_TAIL = MiB
 const MAX_PIECE = 64 * MiB
 /** Adapted pieces aim to take this long on the peer that gets them. */
 const TARGET_PIECE_MS = 1000
@@ -290,7 +292,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     let size = t ? clamp(t * TARGET_PIECE_MS, MIN_PIECE, MAX_PIECE) : DEFAULT_PIECE
     // near the end, smaller pieces keep every peer busy instead of waiting on one
     const slots = all.reduce((n, c) => n + c.slots, 0)
-    if (!this.sequential) size = Math.min(size, Math.max(MIN_PIECE, Math.ceil(remaining / slots)))
+    if (!this.sequential) size = Math.min(size, Math.max(MIN_TAIL, Math.ceil(remaining / slots)))
     size = Math.ceil(size / MIN_PIECE) * MIN_PIECE
     return Math.min(size, remaining)
   }
