@@ -1,7 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
+import { fileURLToPath } from 'node:url'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
-import { createNode, type NodeKernel, OPS, runOp } from 'peercompute'
+import { createNode, encodeFrame, encodeTaskMessage, type NodeKernel, OPS, runOp, TASK_PROTOCOL } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loopbackOnly, startNodes, TEST_PEER, testRelay, waitFor } from './helpers.js'
 
@@ -82,7 +84,7 @@ describe('a node on its own', () => {
 
 describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => {
   it('splits a job across peers; every op equals the single-process kernel', async () => {
-    const { nodes } = await mesh(3, { log: console.log })
+    const { nodes } = await mesh(3)
     const [submitter] = nodes
     const data = bytes(24 * 1024 * 1024 + 5, 2)
     for (const op of OPS) {
@@ -97,7 +99,7 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
   })
 
   it('fetches URL ranges on the executors; a server that ignores Range is a DataSourceError', async () => {
-    const { nodes } = await mesh(2, { log: console.log })
+    const { nodes } = await mesh(2)
     const data = bytes(10 * 1024 * 1024, 3)
     const url = await serve(data)
     const r = await nodes[0].compute.submit({
@@ -172,5 +174,113 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     await waitFor('the executor dropped its fetch', () => closed === open, 10_000)
     await waitFor('nothing runs there any more', () => nodes[1].compute.status().executor.running === 0, 10_000)
     expect(nodes[1].compute.status().executor.completed).toBe(0)
+  })
+
+  it('a worker SIGKILLed mid-job: its pieces are placed again and the result is right', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const cli = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
+    const workers: Array<{ child: ChildProcess; id: string }> = []
+    for (let i = 0; i < 3; i++) {
+      const child = spawn(
+        process.execPath,
+        [cli, 'worker', '--relay', r.wsAddr, '--loopback', '--max-workers', '1', '--no-gpu'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
+      cleanups.push(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      })
+      const id = await new Promise<string>((res, rej) => {
+        let buf = ''
+        child.stdout?.on('data', (b: Buffer) => {
+          buf += b
+          const m = /worker (\S+) ready/.exec(buf)
+          if (m) res(m[1])
+        })
+        child.once('exit', (code) => rej(new Error(`worker exited (${code})`)))
+      })
+      workers.push({ child, id })
+    }
+    const [submitter] = await startNodes(1, r.wsAddr)
+    cleanups.push(() => submitter.stop())
+    await waitFor(
+      'the submitter is connected to every worker',
+      () => submitter.getStatus().peers.filter((p) => p.connected).length === 3,
+    )
+    const data = bytes(48 * 1024 * 1024, 6)
+    const url = await serve(data)
+    const victim = workers[1]
+    const job = submitter.compute.submit({
+      op: 'crc32c',
+      data: { url, length: data.length },
+      pieceBytes: 2 * 1024 * 1024,
+      includeLocal: false,
+    })
+    let killed = false
+    job.addEventListener('piece', (e) => {
+      if (!killed && e.detail.peer === victim.id) {
+        killed = true
+        victim.child.kill('SIGKILL')
+      }
+    })
+    const res = await job.result
+    expect(killed).toBe(true)
+    expect(res.result).toBe(kernels.crc32c(data))
+    const lost = res.pieces.filter((p) => p.runs.some((run) => run.peer === victim.id && !run.ok))
+    expect(lost.length).toBeGreaterThan(0)
+    for (const p of lost) expect(p.peer).not.toBe(victim.id)
+    expect(res.replaced).toBeGreaterThanOrEqual(lost.length)
+  })
+
+  it('malformed and oversized task frames get typed errors; the executor serves others on', async () => {
+    const { nodes } = await mesh(3)
+    const [bad, executor, good] = nodes
+    const stream = await bad.network.dialProtocol(executor.peerId, TASK_PROTOCOL)
+    const replies: Uint8Array[] = []
+    stream.addEventListener('message', (e) => replies.push(e.data.subarray()))
+    const text = () => new TextDecoder().decode(Buffer.concat(replies))
+    // an unknown message type, then a request whose header is not JSON, then a request too big to take
+    stream.send(encodeFrame(Uint8Array.of(99, 1)))
+    stream.send(encodeFrame(Uint8Array.of(1, 2, 3, 0x7b, 0x78, 0x7d)))
+    stream.send(
+      encodeFrame(
+        encodeTaskMessage({
+          type: 'request',
+          id: 3,
+          header: { kernel: 'crc32c', source: { kind: 'inline', length: 2 ** 30 }, deadlineMs: 1000 },
+          data: new Uint8Array(0),
+        }),
+      ),
+    )
+    stream.send(
+      encodeFrame(
+        encodeTaskMessage({
+          type: 'request',
+          id: 4,
+          header: { kernel: 'no-such-kernel', source: { kind: 'inline', length: 0 }, deadlineMs: 1000 },
+          data: new Uint8Array(0),
+        }),
+      ),
+    )
+    await waitFor('four typed errors', () => (text().match(/Error/g) ?? []).length >= 4, 10_000)
+    expect(text()).toMatch(/ProtocolError.*unknown task message type 99/s)
+    expect(text()).toMatch(/ProtocolError.*request header/s)
+    expect(text()).toMatch(/PayloadTooLargeError/)
+    expect(text()).toMatch(/KernelNotFoundError/)
+    // a length prefix past the frame limit: the stream cannot be resynchronised, so it is closed after an error
+    stream.send(Uint8Array.of(0xff, 0xff, 0xff, 0x7f))
+    await waitFor(
+      'the executor closed the broken stream',
+      () => stream.readStatus === 'closed' || stream.status !== 'open',
+      10_000,
+    )
+    expect(text()).toMatch(/exceeds the limit/)
+    const data = bytes(4 * 1024 * 1024, 7)
+    const ok = await good.compute.submit({ op: 'crc32c', data, includeLocal: false, pieceBytes: 1024 * 1024 }).result
+    expect(ok.result).toBe(kernels.crc32c(data))
+    expect(ok.peers).toContain(executor.peerId)
+    expect(executor.compute.status().executor.refused).toBeGreaterThanOrEqual(4)
   })
 })

@@ -77,6 +77,7 @@ interface RelayState {
   /** Peers (re)listed since the last subscribe: after a relay restart, the rest are stale. */
   fresh: Set<string>
   pruneTimer?: ReturnType<typeof setTimeout>
+  watchTimer?: ReturnType<typeof setTimeout>
 }
 
 interface PeerLinkState {
@@ -190,6 +191,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     for (const r of this.relays) {
       clearTimeout(r.timer)
       clearTimeout(r.pruneTimer)
+      clearTimeout(r.watchTimer)
       await r.registry?.close()
     }
     for (const l of this.links.values()) clearTimeout(l.timer)
@@ -318,7 +320,8 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
   /** libp2p may not re-reserve after a relay restart: if no reservation shows up, reconnect. */
   private watchReservation(r: RelayState): void {
     const timeout = this.init.reservationTimeoutMs ?? 5000
-    setTimeout(() => {
+    clearTimeout(r.watchTimer)
+    r.watchTimer = setTimeout(() => {
       if (this.stopped || !r.connected) return
       const reserved = this.libp2p.getMultiaddrs().some((a) => a.toString().includes(`/p2p/${r.id}/p2p-circuit`))
       if (reserved) {

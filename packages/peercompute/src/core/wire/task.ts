@@ -38,6 +38,8 @@ export interface TaskRequestHeader {
   source: TaskSource
   /** Milliseconds the submitter waits for the result, from when the executor has the whole request. */
   deadlineMs: number
+  /** `gpu`: run counteq/xor/add on WebGPU where the executor has it (the result is the same). */
+  prefer?: 'cpu' | 'gpu'
 }
 
 /** What a result holds: a number, a 64-bit value (decimal), bytes that follow, or a JSON value. */
@@ -165,6 +167,7 @@ function requestHeader(h: Record<string, unknown>): TaskRequestHeader {
     source,
     deadlineMs: int(h.deadlineMs, 'deadlineMs', 1, 7 * 24 * 3600 * 1000),
   }
+  if (h.prefer !== undefined) out.prefer = oneOf(h.prefer, 'prefer', ['cpu', 'gpu'] as const)
   if (h.params !== undefined) {
     const p = obj(h.params, 'params') as TaskParams
     if (p.imm !== undefined) int(p.imm, 'params.imm', 0, 255)

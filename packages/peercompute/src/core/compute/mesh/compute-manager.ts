@@ -322,7 +322,13 @@ export class ComputeManager {
 
   private async run(
     c: Candidate,
-    task: { op: Op | string; input: Uint8Array | RangeInput; params: Record<string, unknown>; deadlineMs: number },
+    task: {
+      op: Op | string
+      input: Uint8Array | RangeInput
+      params: Record<string, unknown>
+      deadlineMs: number
+      prefer?: 'cpu' | 'gpu'
+    },
     meta: { job: string; piece: number; attempt: number },
     signal: AbortSignal,
   ): Promise<RunOutcome> {
@@ -341,6 +347,7 @@ export class ComputeManager {
         const r = await this.local.run(task.op, input, {
           params: task.params,
           signal,
+          prefer: task.prefer,
           timeoutMs: task.deadlineMs,
           transfer: input instanceof Uint8Array ? [input.buffer as ArrayBuffer] : [],
         })
@@ -353,6 +360,7 @@ export class ComputeManager {
           params: task.params,
           input: task.input,
           deadlineMs: task.deadlineMs,
+          prefer: task.prefer,
           signal,
         })
         output = r.output

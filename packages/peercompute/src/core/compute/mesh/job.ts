@@ -110,7 +110,13 @@ export interface JobHost {
   /** Runs one piece on a candidate (inflight, throughput, failures and metrics are the host's). */
   run(
     c: Candidate,
-    task: { op: Op; input: Uint8Array | RangeInput; params: Record<string, unknown>; deadlineMs: number },
+    task: {
+      op: Op
+      input: Uint8Array | RangeInput
+      params: Record<string, unknown>
+      deadlineMs: number
+      prefer?: 'cpu' | 'gpu'
+    },
     meta: { job: string; piece: number; attempt: number },
     signal: AbortSignal,
   ): Promise<RunOutcome>
@@ -338,7 +344,13 @@ export class Job extends TypedEventEmitter<JobEvents> {
     this.host
       .run(
         c,
-        { op: this.spec.op, input: this.input(p), params, deadlineMs },
+        {
+          op: this.spec.op,
+          input: this.input(p),
+          params,
+          deadlineMs,
+          prefer: this.spec.requirements?.gpu ? 'gpu' : undefined,
+        },
         { job: this.id, piece: p.index, attempt },
         ac.signal,
       )

@@ -38,6 +38,8 @@ export interface RemoteTask {
   input: Uint8Array | { url: string; offset: number; length: number }
   /** How long to wait for the result, ms. */
   deadlineMs: number
+  /** `gpu`: WebGPU for counteq/xor/add where the executor has it. */
+  prefer?: 'cpu' | 'gpu'
   signal?: AbortSignal
 }
 
@@ -174,6 +176,7 @@ class Channel {
     }
     const params = paramsToWire(task.params)
     if (params) header.params = params
+    if (task.prefer) header.prefer = task.prefer
     const result = new Promise<RemoteResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, got: 0 })
     })

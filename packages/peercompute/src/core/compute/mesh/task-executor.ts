@@ -166,8 +166,9 @@ export class TaskExecutor {
       } catch (err) {
         // the framing is broken: nothing more on this stream can be trusted
         this.counters.refused++
+        // the error goes out first; then the stream is reset (a graceful close would wait on the peer)
         void send({ type: 'error', id: 0, name: 'ProtocolError', message: (err as Error).message }).finally(() =>
-          stream.close().catch(() => stream.abort(err as Error)),
+          setTimeout(() => stream.abort(err as Error), 200),
         )
         return
       }
@@ -289,7 +290,13 @@ export class TaskExecutor {
     try {
       const params = paramsFromWire(h.kernel, h.params)
       let result: { output: unknown; substrate: 'cpu' | 'webgpu' }
-      if (h.source.kind === 'inline' && t.buf && isOp(h.kernel) && t.buf.length <= this.limits.inlineMaxBytes) {
+      if (
+        h.source.kind === 'inline' &&
+        t.buf &&
+        isOp(h.kernel) &&
+        h.prefer !== 'gpu' &&
+        t.buf.length <= this.limits.inlineMaxBytes
+      ) {
         result = { output: runOp(h.kernel, t.buf, params as KernelParams), substrate: 'cpu' }
       } else {
         const input: Uint8Array | RangeInput =
@@ -300,6 +307,7 @@ export class TaskExecutor {
           this.init.runner.run(h.kernel, input, {
             params,
             signal: t.ac.signal,
+            prefer: h.prefer,
             transfer: input instanceof Uint8Array ? [input.buffer as ArrayBuffer] : [],
           }),
           t.ac.signal,
