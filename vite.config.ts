@@ -12,6 +12,7 @@ export default defineConfig({
       input: {
         compute: resolve(import.meta.dirname, 'examples/compute/index.html'),
         mesh: resolve(import.meta.dirname, 'examples/mesh/index.html'),
+        node: resolve(import.meta.dirname, 'examples/node/index.html'),
       },
     },
   },
