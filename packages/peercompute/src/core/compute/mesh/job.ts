@@ -37,6 +37,8 @@ export interface JobSpec {
   deadlineMs?: number
   /** Run pieces on this node too (default true). */
   includeLocal?: boolean
+  /** Only these peer ids (this node's own id included) may run pieces. */
+  peers?: string[]
   signal?: AbortSignal
 }
 
@@ -220,6 +222,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     return this.host.candidates().filter((c) => {
       if (this.liars.has(c.id)) return false
       if (this.spec.includeLocal === false && c.local) return false
+      if (this.spec.peers && !this.spec.peers.includes(c.id)) return false
       if (!c.caps.kernels.includes(this.spec.op)) return false
       if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
       if (req.gpu && !c.caps.gpu) return false
