@@ -77,8 +77,12 @@ async function tinyTasks(label: string, a: NodeKernel, b: NodeKernel): Promise<v
   const echo = await echoClient(await a.network.dialProtocol(b.peerId, ECHO))
   const data = new Uint8Array(64).fill(3)
   const task = () => a.compute.submit({ op: 'counteq', data, imm: 3, peers: [b.peerId] }).result
+  let tw = performance.now()
   for (let i = 0; i < 500; i++) await task() // warm-up
+  console.error(`${label}: 500 tasks one by one in ${(performance.now() - tw).toFixed(0)} ms`)
+  tw = performance.now()
   for (let i = 0; i < 500; i++) await echo()
+  console.error(`${label}: 500 echoes one by one in ${(performance.now() - tw).toFixed(0)} ms`)
   const seq = async (fn: () => Promise<unknown>, n: number) => {
     const lat: number[] = []
     for (let i = 0; i < n; i++) {
@@ -100,7 +104,9 @@ async function tinyTasks(label: string, a: NodeKernel, b: NodeKernel): Promise<v
   }
   const ours = await seq(task, 3000)
   const ref = await seq(echo, 3000)
+  console.error(`${label}: one by one done`)
   const oursRate = await par(task, 20_000, 32)
+  console.error(`${label}: ours in parallel done`)
   const refRate = await par(echo, 20_000, 32)
   console.log(`\n${label} (connection: ${transport()})`)
   console.log(
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
     await until('a direct connection', () =>
       a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
     )
+    console.error('direct connection up')
     await tinyTasks('tiny tasks, direct', a, b)
     await Promise.all([a.stop(), b.stop()])
     // no topology connections and no direct address: the task stream goes through the relay

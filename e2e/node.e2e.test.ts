@@ -32,7 +32,7 @@ describe.skipIf(!haveChromium)('a node in Chromium', () => {
     await server?.close()
   })
 
-  const open = async (query: string): Promise<{ page: Page; id: string }> => {
+  const open = async (query: string): Promise<{ page: Page; id: NodePage['peerId'] }> => {
     const page = await context.newPage()
     page.on('pageerror', (e) => console.error('page error:', e.message))
     await page.goto(`${server.url}/node/?${query}`)

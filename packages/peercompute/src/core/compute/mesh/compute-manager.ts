@@ -99,6 +99,7 @@ export class ComputeManager {
   private readonly ring: MetricsRing
   private readonly stats = new Map<string, PeerStats>()
   private readonly jobs = new Set<Job>()
+  private viewCache?: { at: number; caps: Capabilities; peers: PeerView[] }
   private stopped = false
 
   constructor(init: ComputeManagerInit) {
@@ -285,10 +286,19 @@ export class ComputeManager {
     return s
   }
 
+  /** Peers and this node's capabilities change slowly: read them at most every 100 ms (placement runs per piece). */
+  private view(): { caps: Capabilities; peers: PeerView[] } {
+    const now = performance.now()
+    if (!this.viewCache || now - this.viewCache.at > 100) {
+      this.viewCache = { at: now, caps: this.init.capabilities(), peers: this.init.network.peers() }
+    }
+    return this.viewCache
+  }
+
   private candidates(): Candidate[] {
     const self = this.init.network.peerId
     const own = this.peerStats(self)
-    const caps = this.init.capabilities()
+    const { caps, peers } = this.view()
     const out: Candidate[] = [
       {
         id: self,
@@ -301,7 +311,7 @@ export class ComputeManager {
         failures: own.failures,
       },
     ]
-    for (const p of this.init.network.peers()) {
+    for (const p of peers) {
       if (p.id === self) continue
       const s = this.peerStats(p.id)
       out.push({
@@ -405,6 +415,10 @@ export class ComputeManager {
       throw ours && e.name !== 'AbortError' ? new AbortError('cancelled') : e
     } finally {
       s.inflight--
+      // a slot is free: jobs waiting for one may place a piece now (after this job handles its result)
+      queueMicrotask(() => {
+        for (const j of this.jobs) if (j.starved) j.wake()
+      })
     }
   }
 }

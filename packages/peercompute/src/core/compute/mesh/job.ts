@@ -145,6 +145,10 @@ interface Piece {
 const MiB = 1024 * 1024
 const DEFAULT_PIECE = 8 * MiB
 const MIN_PIECE = 64 * 1024
+/** Pieces up to this size count as tiny. */
+const TINY_PIECE = 64 * 1024
+/** How many times its slots a peer may have in flight when the pieces are tiny. */
+const TINY_PIPELINE = 16
 /** Tail pieces shrink to keep every peer busy, but not below this. */
 const MIN_TAIL = MiB
 const MAX_PIECE = 64 * MiB
@@ -209,6 +213,14 @@ export class Job extends TypedEventEmitter<JobEvents> {
     this.fail(new AbortError('the job was cancelled'))
   }
 
+  /** True while a piece waits for a free slot on some peer. */
+  starved = false
+
+  /** Tries to place waiting pieces again: the host calls it when a slot frees up anywhere. */
+  wake(): void {
+    this.pump()
+  }
+
   private get redundancy(): number {
     return this.spec.redundancy ?? 1
   }
@@ -232,6 +244,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private pump(): void {
+    this.starved = false
     if (this.finished) return
     clearTimeout(this.timer)
     const now = performance.now()
@@ -274,8 +287,13 @@ export class Job extends TypedEventEmitter<JobEvents> {
         )
         return
       }
-      const free = usable.filter((c) => c.inflight < c.slots)
-      if (free.length === 0) break
+      // tiny pieces are pipelined: their cost is the round trip, not the peer's cores
+      const depth = piece.length <= TINY_PIECE ? TINY_PIPELINE : 1
+      const free = usable.filter((c) => c.inflight < c.slots * depth)
+      if (free.length === 0) {
+        this.starved = true
+        break
+      }
       free.sort((a, b) => this.policy.score(a, ctx) - this.policy.score(b, ctx))
       this.launch(piece, free[0])
     }
@@ -295,7 +313,10 @@ export class Job extends TypedEventEmitter<JobEvents> {
     const all = this.eligible(ctx)
     const free = all.filter((c) => c.inflight < c.slots)
     if (all.length === 0) return Math.min(DEFAULT_PIECE, remaining) // cut it anyway: the job fails with the reason
-    if (free.length === 0) return -1
+    if (free.length === 0) {
+      this.starved = true
+      return -1
+    }
     free.sort((a, b) => this.policy.score(a, ctx) - this.policy.score(b, ctx))
     const t = free[0].throughput
     let size = t ? clamp(t * TARGET_PIECE_MS, MIN_PIECE, MAX_PIECE) : DEFAULT_PIECE

@@ -11,6 +11,7 @@ import {
   RateLimitedError,
   TaskTimeoutError,
 } from '../../errors.js'
+import { CorkedWriter } from '../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
 import {
   dataRoom,
@@ -136,9 +137,11 @@ class Channel {
   private nextId = 1
   private closed = false
   private readonly onGone: () => void
+  private readonly writer: CorkedWriter
 
   constructor(stream: Stream, onGone: () => void) {
     this.stream = stream
+    this.writer = new CorkedWriter(stream)
     this.onGone = onGone
     const decoder = new FrameDecoder(TASK_FRAME_MAX)
     stream.addEventListener('message', (evt) => {
@@ -208,7 +211,7 @@ class Channel {
 
   private async send(m: TaskMessage, signal?: AbortSignal): Promise<void> {
     if (this.closed) throw new PeerUnavailableError('the task stream closed')
-    if (!this.stream.send(encodeFrame(encodeTaskMessage(m)))) await this.stream.onDrain({ signal })
+    await this.writer.write(encodeFrame(encodeTaskMessage(m)), signal)
   }
 
   /** Fails task `id`; tells the executor to stop when `cancel`. */

@@ -8,6 +8,7 @@ import {
   TaskTimeoutError,
 } from '../../errors.js'
 import { isOp, runOp } from '../../ops.js'
+import { CorkedWriter } from '../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
 import {
   dataRoom,
@@ -141,9 +142,10 @@ export class TaskExecutor {
     this.streams.add(stream)
     const decoder = new FrameDecoder(TASK_FRAME_MAX)
     const tasks = new Map<number, Incoming>()
+    const writer = new CorkedWriter(stream)
     const send = async (m: TaskMessage) => {
       if (stream.status !== 'open' || stream.writeStatus !== 'writable') return
-      if (!stream.send(encodeFrame(encodeTaskMessage(m)))) await stream.onDrain().catch(() => {})
+      await writer.write(encodeFrame(encodeTaskMessage(m))).catch(() => {})
     }
     const fail = (id: number, err: Error) => {
       const t = tasks.get(id)

@@ -1,0 +1,65 @@
+import type { Stream } from '@libp2p/interface'
+
+/** Frames written in one turn of the event loop go out together, up to this many bytes per send. */
+const BATCH_BYTES = 64 * 1024
+
+/**
+ * Writes frames to a stream, coalescing those written in the same microtask
+ * turn into one `send` (one muxer frame, one encryption, one socket write):
+ * many small tasks in flight then cost little more than one. Honours
+ * back-pressure: while the stream's buffer is full, `write` waits for it to drain.
+ */
+export class CorkedWriter {
+  private readonly stream: Stream
+  private parts: Uint8Array[] = []
+  private size = 0
+  private scheduled = false
+  private blocked = false
+
+  constructor(stream: Stream) {
+    this.stream = stream
+  }
+
+  /** Queues `frame`; resolves once the stream can take more. Throws if the stream is no longer writable. */
+  async write(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+    while (this.blocked) await this.stream.onDrain({ signal })
+    this.parts.push(frame)
+    this.size += frame.length
+    if (this.size >= BATCH_BYTES) this.flush()
+    else if (!this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(() => this.flush())
+    }
+  }
+
+  /** Sends what is queued now. */
+  flush(): void {
+    this.scheduled = false
+    if (this.parts.length === 0) return
+    const out = this.parts.length === 1 ? this.parts[0] : concat(this.parts, this.size)
+    this.parts = []
+    this.size = 0
+    if (this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') return
+    if (!this.stream.send(out)) {
+      this.blocked = true
+      this.stream.onDrain().then(
+        () => {
+          this.blocked = false
+        },
+        () => {
+          this.blocked = false
+        },
+      )
+    }
+  }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
