@@ -76,6 +76,9 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private readonly init: StateManagerInit
   private readonly sessions = new Set<Session>()
   private readonly versions = new Map<string, Uint8Array>()
+  /** Local and relayed updates waiting for the end of this turn, by the session they came from (null: local). */
+  private readonly outgoing = new Map<Session | null, Uint8Array[]>()
+  private flushScheduled = false
   private stopped = false
 
   constructor(init: StateManagerInit) {
@@ -298,10 +301,27 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
     const from = [...this.sessions].find((s) => s === origin)
     this.safeDispatchEvent('state:change', { detail: { peer: from?.link.remotePeer, bytes: update.length } })
-    const e = encoding.createEncoder()
-    syncProtocol.writeUpdate(e, update)
-    const payload = encoding.toUint8Array(e)
-    for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'sync', payload })
+    // updates made in one turn (a burst of small transactions) travel as one merged update
+    const key = from ?? null
+    const list = this.outgoing.get(key)
+    if (list) list.push(update)
+    else this.outgoing.set(key, [update])
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(() => this.flushUpdates())
+    }
+  }
+
+  private flushUpdates(): void {
+    this.flushScheduled = false
+    const batches = [...this.outgoing]
+    this.outgoing.clear()
+    for (const [origin, updates] of batches) {
+      const e = encoding.createEncoder()
+      syncProtocol.writeUpdate(e, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates))
+      const payload = encoding.toUint8Array(e)
+      for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'sync', payload })
+    }
   }
 
   private readonly onAwarenessUpdate = (
