@@ -1,10 +1,10 @@
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { GpuExecutor } from '../core/compute/gpu/gpu-executor.js'
 import { LocalCompute } from '../core/compute/local-compute.js'
-import { NodeKernel } from '../core/kernel/node-kernel.js'
+import { assembleNode } from '../core/kernel/assemble.js'
+import type { NodeKernel } from '../core/kernel/node-kernel.js'
 import { checkNodeOptions, type NodeOptions } from '../core/kernel/options.js'
 import type { NetworkManagerInit } from '../core/network/network-manager.js'
-import { StateManager } from '../core/state/state-manager.js'
 import { createWorkerPool } from './compute/browser-worker-pool.js'
 import { type BrowserNetworkInit, createNetworkManager } from './network.js'
 
@@ -25,40 +25,22 @@ export interface BrowserNodeOptions
  */
 export async function createNode(options: BrowserNodeOptions): Promise<NodeKernel> {
   checkNodeOptions(options)
-  let kernel: NodeKernel | undefined
   const nav = navigator as Navigator & { gpu?: GPU; deviceMemory?: number }
   const adapter = options.enableWebGPU === false || !nav.gpu ? null : await nav.gpu.requestAdapter().catch(() => null)
-  const pool = createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction })
-  const local = new LocalCompute({
-    pool,
-    gpu: adapter && nav.gpu ? new GpuExecutor({ gpu: nav.gpu }) : undefined,
-    enableWebGPU: options.enableWebGPU,
-  })
-  const network = await createNetworkManager({
-    ...options,
-    capabilities: () => (kernel as NodeKernel).capabilities(),
-    load: () => (kernel as NodeKernel).load(),
-  }).catch(async (err) => {
-    await local.stop()
-    throw err
-  })
-  const room = options.room ?? 'peercompute'
-  const state = new StateManager({ room, selfId: network.peerId, membership: options.membership, log: options.log })
-  kernel = new NodeKernel({
+  return assembleNode({
     options,
-    network,
-    state,
-    local,
+    local: new LocalCompute({
+      pool: createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction }),
+      gpu: adapter && nav.gpu ? new GpuExecutor({ gpu: nav.gpu }) : undefined,
+      enableWebGPU: options.enableWebGPU,
+    }),
+    createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
     substrate: 'browser',
     memoryMb: Math.floor(((nav.deviceMemory ?? 4) * 1024) / 2),
-    openStorage:
-      options.storageMode === 'local'
-        ? async (s) => {
-            const idb = new IndexeddbPersistence(options.dbName ?? `peercompute-${room}`, s.doc)
-            await idb.whenSynced
-            return () => idb.destroy()
-          }
-        : undefined,
+    storage: (room) => async (s) => {
+      const idb = new IndexeddbPersistence(options.dbName ?? `peercompute-${room}`, s.doc)
+      await idb.whenSynced
+      return () => idb.destroy()
+    },
   })
-  return kernel
 }

@@ -3,11 +3,11 @@ import { freemem, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { GpuExecutor } from '../core/compute/gpu/gpu-executor.js'
 import { LocalCompute } from '../core/compute/local-compute.js'
-import { NodeKernel } from '../core/kernel/node-kernel.js'
+import { assembleNode } from '../core/kernel/assemble.js'
+import type { NodeKernel } from '../core/kernel/node-kernel.js'
 import { checkNodeOptions, type NodeOptions } from '../core/kernel/options.js'
 import type { NetworkManagerInit } from '../core/network/network-manager.js'
 import { persistState } from '../core/state/persistence.js'
-import { StateManager } from '../core/state/state-manager.js'
 import { createNodeGpu } from './compute/node-gpu.js'
 import { createWorkerPool } from './compute/node-worker-pool.js'
 import { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
@@ -24,46 +24,29 @@ export interface NodeCreateOptions
 
 /**
  * Creates a Node peer (not started): a libp2p node with TCP, WebSockets,
- * circuit relay and WebRTC; the room's shared document; a worker_threads pool,
- * and WebGPU through the optional `webgpu` package when `enableWebGPU` allows.
+ * circuit relay and WebRTC; the room's shared document (an update log in
+ * `storageDir` with `storageMode: 'local'`); a worker_threads pool, and WebGPU
+ * through the optional `webgpu` package when `enableWebGPU` allows.
  */
 export async function createNode(options: NodeCreateOptions): Promise<NodeKernel> {
   checkNodeOptions(options)
-  let kernel: NodeKernel | undefined
   const gpu = options.enableWebGPU === false ? undefined : await usableGpu()
-  const pool = createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction })
-  const local = new LocalCompute({
-    pool,
-    gpu: gpu ? new GpuExecutor({ gpu }) : undefined,
-    enableWebGPU: options.enableWebGPU,
-  })
-  const network = await createNetworkManager({
-    ...options,
-    capabilities: () => (kernel as NodeKernel).capabilities(),
-    load: () => (kernel as NodeKernel).load(),
-  }).catch(async (err) => {
-    await local.stop()
-    throw err
-  })
-  const room = options.room ?? 'peercompute'
-  const state = new StateManager({ room, selfId: network.peerId, membership: options.membership, log: options.log })
   const dir = options.storageDir ?? '.peercompute'
-  kernel = new NodeKernel({
+  return assembleNode({
     options,
-    network,
-    state,
-    local,
+    local: new LocalCompute({
+      pool: createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction }),
+      gpu: gpu ? new GpuExecutor({ gpu }) : undefined,
+      enableWebGPU: options.enableWebGPU,
+    }),
+    createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
     substrate: 'node',
     memoryMb: Math.floor(Math.min(totalmem() / 2, freemem()) / 2 ** 20),
-    openStorage:
-      options.storageMode === 'local'
-        ? async (s) => {
-            await mkdir(dir, { recursive: true })
-            return persistState(s, new FileUpdateLog(join(dir, `state-${room}.log`), { log: options.log }))
-          }
-        : undefined,
+    storage: (room) => async (s) => {
+      await mkdir(dir, { recursive: true })
+      return persistState(s, new FileUpdateLog(join(dir, `state-${room}.log`), { log: options.log }))
+    },
   })
-  return kernel
 }
 
 /** Dawn through the `webgpu` package, if it loads and finds an adapter (a Vulkan driver, or SwiftShader). */

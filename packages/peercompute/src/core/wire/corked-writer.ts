@@ -1,4 +1,5 @@
 import type { Stream } from '@libp2p/interface'
+import { concatBytes } from './frames.js'
 
 /** Frames written in one turn of the event loop go out together, up to this many bytes per send. */
 const BATCH_BYTES = 64 * 1024
@@ -36,7 +37,7 @@ export class CorkedWriter {
   flush(): void {
     this.scheduled = false
     if (this.parts.length === 0) return
-    const out = this.parts.length === 1 ? this.parts[0] : concat(this.parts, this.size)
+    const out = this.parts.length === 1 ? this.parts[0] : concatBytes(this.parts)
     this.parts = []
     this.size = 0
     if (this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') return
@@ -52,14 +53,4 @@ export class CorkedWriter {
       )
     }
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
 }

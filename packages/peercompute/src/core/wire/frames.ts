@@ -6,18 +6,32 @@ import { ProtocolError } from '../errors.js'
 /** Largest frame any PeerCompute protocol accepts unless it says otherwise (64 KiB). */
 export const DEFAULT_MAX_FRAME = 64 * 1024
 
-/** `payload` prefixed with its length as a varint. */
-export function encodeFrame(payload: Uint8Array): Uint8Array {
-  let n = payload.length
-  const head: number[] = []
+/** `n` (a safe integer ≥ 0) as an unsigned LEB128 varint. */
+export function encodeVarint(n: number): Uint8Array {
+  const out: number[] = []
   do {
     const b = n & 0x7f
     n = Math.floor(n / 128)
-    head.push(n > 0 ? b | 0x80 : b)
+    out.push(n > 0 ? b | 0x80 : b)
   } while (n > 0)
-  const out = new Uint8Array(head.length + payload.length)
-  out.set(head)
-  out.set(payload, head.length)
+  return Uint8Array.from(out)
+}
+
+/** `payload` prefixed with its length as a varint. */
+export function encodeFrame(payload: Uint8Array): Uint8Array {
+  return concatBytes([encodeVarint(payload.length), payload])
+}
+
+/** The parts, one after another, in a new buffer. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const p of parts) size += p.length
+  const out = new Uint8Array(size)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
   return out
 }
 
@@ -43,7 +57,7 @@ export class FrameDecoder {
   /** Feeds a chunk; returns the frames it completes. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
-    this.buf = this.buf.length === 0 ? chunk.slice() : concat(this.buf, chunk)
+    this.buf = this.buf.length === 0 ? chunk.slice() : concatBytes([this.buf, chunk])
     const frames: Uint8Array[] = []
     let off = 0
     for (;;) {
@@ -78,11 +92,4 @@ export class FrameDecoder {
     this.buf = new Uint8Array(0)
     throw new ProtocolError(msg)
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
 }

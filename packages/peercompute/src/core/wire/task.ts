@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js'
+import { concatBytes, encodeVarint } from './frames.js'
 import { int, num, obj, oneOf, parseJson, str } from './validate.js'
 
 // The task protocol's messages as pure encode/decode functions (PROTOCOL.md,
@@ -88,7 +89,7 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
     case 'result': {
       const json = utf8.encode(JSON.stringify(m.header))
       if (json.length > TASK_HEADER_MAX) throw new RangeError(`task header of ${json.length} bytes is too large`)
-      body = [varint(json.length), json, m.data]
+      body = [encodeVarint(json.length), json, m.data]
       break
     }
     case 'data':
@@ -101,15 +102,8 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
       body = [utf8.encode(JSON.stringify({ name: m.name, message: m.message.slice(0, 1024) }))]
       break
   }
-  const parts = [Uint8Array.of(TASK_TYPES[m.type]), varint(m.id), ...body]
-  const size = parts.reduce((n, p) => n + p.length, 0)
-  if (size > TASK_FRAME_MAX) throw new RangeError(`task frame of ${size} bytes exceeds ${TASK_FRAME_MAX}`)
-  const out = new Uint8Array(size)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
+  const out = concatBytes([Uint8Array.of(TASK_TYPES[m.type]), encodeVarint(m.id), ...body])
+  if (out.length > TASK_FRAME_MAX) throw new RangeError(`task frame of ${out.length} bytes exceeds ${TASK_FRAME_MAX}`)
   return out
 }
 
@@ -201,16 +195,6 @@ function resultHeader(h: Record<string, unknown>, carried: number): TaskResultHe
     case 'json':
       return { type, value: h.value, execMs, substrate }
   }
-}
-
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  do {
-    const b = n & 0x7f
-    n = Math.floor(n / 128)
-    out.push(n > 0 ? b | 0x80 : b)
-  } while (n > 0)
-  return Uint8Array.from(out)
 }
 
 function readVarint(p: Uint8Array, at: number): [number, number] {
