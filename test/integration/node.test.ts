@@ -62,4 +62,38 @@ describe('a node: lifecycle and storage', () => {
     await n.stop()
     await expect(n.start()).rejects.toThrow(/stopped node/)
   })
+
+  it.skipIf(!canGpu)('submitTask runs a WGSL task on the node’s own GPU', async () => {
+    process.env.VK_ICD_FILENAMES = gpuEnv.VK_ICD_FILENAMES
+    const n = await createNode({ ...TEST_PEER, relays: [], maxWorkers: 1 })
+    await n.start()
+    try {
+      const input = Uint32Array.from([1, 2, 3, 4])
+      const res = await n.submitTask({
+        id: 'wgsl-1',
+        type: 'webgpu',
+        shader: `@group(0) @binding(0) var<storage, read_write> v: array<u32>;
+          @compute @workgroup_size(4) fn main(@builtin(global_invocation_id) id: vec3u) { v[id.x] = v[id.x] * 10u; }`,
+        workgroups: [1],
+        bindings: [{ binding: 0, kind: 'storage', data: new Uint8Array(input.buffer) }],
+        output: { binding: 0, size: 16 },
+      })
+      expect(res.success, JSON.stringify(res.error)).toBe(true)
+      expect([...new Uint32Array((res.result as Uint8Array).slice().buffer)]).toEqual([10, 20, 30, 40])
+      expect(res.substrate).toBe('webgpu')
+      const cpuOnly = await createNode({ ...TEST_PEER, relays: [], maxWorkers: 1, enableWebGPU: false })
+      const refused = await cpuOnly.submitTask({
+        id: 'wgsl-2',
+        type: 'webgpu',
+        shader: '',
+        workgroups: [1],
+        bindings: [],
+        output: { binding: 0, size: 0 },
+      })
+      expect(refused).toMatchObject({ success: false, error: { name: 'GpuUnavailableError' } })
+      await cpuOnly.stop()
+    } finally {
+      await n.stop()
+    }
+  })
 })
