@@ -181,5 +181,7 @@ export class RegistryService {
 }
 
 function sameLoad(a: Load, b: Load): boolean {
-  return a.running === b.running && a.queued === b.queued
+  const m = (l: Load) =>
+    l.metrics ? `${l.metrics.ok}/${l.metrics.failed}/${l.metrics.bytes}/${l.metrics.costUsd}` : ''
+  return a.running === b.running && a.queued === b.queued && m(a) === m(b)
 }

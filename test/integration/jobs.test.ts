@@ -83,8 +83,8 @@ describe('a node on its own', () => {
 })
 
 describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => {
-  it('splits a job across peers; every op equals the single-process kernel', async () => {
-    const { nodes } = await mesh(3)
+  it('splits a job across peers; every op equals the single-process kernel; the relay shows the metrics', async () => {
+    const { nodes, relay } = await mesh(3)
     const [submitter] = nodes
     const data = bytes(24 * 1024 * 1024 + 5, 2)
     for (const op of OPS) {
@@ -96,6 +96,19 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
       if (op !== 'fnv64') expect(new Set(r.peers).size, JSON.stringify(r.pieces.map((p) => p.runs))).toBeGreaterThan(1)
       expect(r.pieces.reduce((s, p) => s + p.length, 0)).toBe(data.length)
     }
+    const ok = submitter.getStatus().tasks.metrics.ok
+    expect(ok).toBeGreaterThanOrEqual(5 * 12)
+    const published = async () => {
+      const res = await fetch(`${relay.relay.httpUrl}/api/peers`)
+      const { peers } = (await res.json()) as { peers: Array<{ id: string; load: { metrics?: { ok: number } } }> }
+      return peers.find((p) => p.id === submitter.peerId)?.load.metrics?.ok
+    }
+    let seen: number | undefined
+    for (let i = 0; i < 100 && seen !== ok; i++) {
+      seen = await published()
+      if (seen !== ok) await new Promise((res) => setTimeout(res, 100))
+    }
+    expect(seen).toBe(ok)
   })
 
   it('fetches URL ranges on the executors; a server that ignores Range is a DataSourceError', async () => {

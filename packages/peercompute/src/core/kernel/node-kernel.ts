@@ -165,9 +165,10 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
     }
   }
 
-  /** How busy this node is. */
+  /** How busy this node is, with the totals of its metrics ring (the relay shows them). */
   load(): Load {
-    return this.compute.load()
+    const m = this.compute.status().metrics
+    return { ...this.compute.load(), metrics: { ok: m.ok, failed: m.failed, bytes: m.bytes, costUsd: m.costUsd } }
   }
 
   /** A plain object: identity, connections, peers, capabilities, tasks, metrics, state. */

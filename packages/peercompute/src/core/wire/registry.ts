@@ -31,6 +31,16 @@ export interface Capabilities {
 export interface Load {
   running: number
   queued: number
+  /** Totals of the pieces this peer placed (its metrics ring), for the relay to show. */
+  metrics?: LoadMetrics
+}
+
+/** A peer's job metrics as it publishes them. */
+export interface LoadMetrics {
+  ok: number
+  failed: number
+  bytes: number
+  costUsd: number
 }
 
 /** A registered peer as the relay reports it. */
@@ -136,7 +146,17 @@ export function parseCapabilities(v: unknown): Capabilities {
 /** Reads a load from decoded JSON; anything malformed is a `ProtocolError`. */
 export function parseLoad(v: unknown): Load {
   const l = obj(v, 'load')
-  return { running: int(l.running, 'load.running', 0, 1e9), queued: int(l.queued, 'load.queued', 0, 1e9) }
+  const out: Load = { running: int(l.running, 'load.running', 0, 1e9), queued: int(l.queued, 'load.queued', 0, 1e9) }
+  if (l.metrics !== undefined) {
+    const m = obj(l.metrics, 'load.metrics')
+    out.metrics = {
+      ok: int(m.ok, 'load.metrics.ok', 0, 1e15),
+      failed: int(m.failed, 'load.metrics.failed', 0, 1e15),
+      bytes: num(m.bytes, 'load.metrics.bytes', 0, 1e18),
+      costUsd: num(m.costUsd, 'load.metrics.costUsd', 0, 1e12),
+    }
+  }
+  return out
 }
 
 function record(v: unknown): PeerRecord {
