@@ -277,7 +277,20 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
         }),
       ),
     )
-    await waitFor('four typed errors', () => (text().match(/Error/g) ?? []).length >= 4, 10_000)
+    // declared but never sent: 40 MiB each, past the 256 MiB per-peer budget on the 7th
+    for (let id = 10; id < 17; id++)
+      stream.send(
+        encodeFrame(
+          encodeTaskMessage({
+            type: 'request',
+            id,
+            header: { kernel: 'crc32c', source: { kind: 'inline', length: 40 << 20 }, deadlineMs: 60_000 },
+            data: new Uint8Array(0),
+          }),
+        ),
+      )
+    await waitFor('five typed errors', () => (text().match(/Error/g) ?? []).length >= 5, 10_000)
+    expect(text()).toMatch(/RateLimitedError.*input bytes in flight exceed 268435456/s)
     expect(text()).toMatch(/ProtocolError.*unknown task message type 99/s)
     expect(text()).toMatch(/ProtocolError.*request header/s)
     expect(text()).toMatch(/PayloadTooLargeError/)

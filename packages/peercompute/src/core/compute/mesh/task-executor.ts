@@ -50,6 +50,8 @@ export interface TaskLimits {
   requestsPerSecondPerPeer: number
   /** Longest deadline honoured, ms; longer ones are cut to it (default 300,000). */
   maxDeadlineMs: number
+  /** Inline input bytes one peer may have declared and not yet finished with (default 256 MiB). */
+  maxBufferedBytesPerPeer: number
   /** Built-ins over inline inputs up to this size run on the executor's thread, skipping the worker hop (default 64 KiB). */
   inlineMaxBytes: number
 }
@@ -61,6 +63,7 @@ export const TASK_LIMITS: TaskLimits = {
   maxInflightPerPeer: 64,
   requestsPerSecondPerPeer: 20_000,
   maxDeadlineMs: 300_000,
+  maxBufferedBytesPerPeer: 256 * 1024 * 1024,
   inlineMaxBytes: 64 * 1024,
 }
 
@@ -92,6 +95,8 @@ interface Incoming {
   got: number
   ac: AbortController
   started: boolean
+  /** Gives back the input bytes this task holds against its peer's budget (once). */
+  release: () => void
 }
 
 /**
@@ -105,6 +110,7 @@ export class TaskExecutor {
   private readonly streams = new Set<Stream>()
   private readonly inflightByPeer = new Map<string, number>()
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly bufferedByPeer = new Map<string, number>()
   private readonly counters: ExecutorStats = { running: 0, completed: 0, failed: 0, cancelled: 0, refused: 0 }
   private readonly controllers = new Set<AbortController>()
   private stopped = false
@@ -205,7 +211,25 @@ export class TaskExecutor {
           fail(m.id, refusal)
           return
         }
-        const t: Incoming = { header: m.header, got: 0, ac: new AbortController(), started: false }
+        const declared = m.header.source.kind === 'inline' ? m.header.source.length : 0
+        const held = this.bufferedByPeer.get(peer) ?? 0
+        if (held + declared > this.limits.maxBufferedBytesPerPeer) {
+          const limit = this.limits.maxBufferedBytesPerPeer
+          fail(m.id, new RateLimitedError(`${held + declared} input bytes in flight exceed ${limit}`))
+          return
+        }
+        this.bufferedByPeer.set(peer, held + declared)
+        let released = false
+        const release = () => {
+          if (released) return
+          released = true
+          const left = (this.bufferedByPeer.get(peer) ?? declared) - declared
+          if (left > 0) this.bufferedByPeer.set(peer, left)
+          else this.bufferedByPeer.delete(peer)
+        }
+        const t: Incoming = { header: m.header, got: 0, ac: new AbortController(), started: false, release }
+        // every way a task ends early aborts it: that gives its bytes back
+        t.ac.signal.addEventListener('abort', release, { once: true })
         tasks.set(m.id, t)
         if (m.header.source.kind === 'inline') {
           t.buf = new Uint8Array(m.header.source.length)
@@ -344,6 +368,7 @@ export class TaskExecutor {
       }
     } finally {
       clearTimeout(timer)
+      t.release()
       this.controllers.delete(t.ac)
       this.counters.running--
       const n = (this.inflightByPeer.get(peer) ?? 1) - 1
