@@ -232,6 +232,7 @@ async function main(): Promise<void> {
     const SIZE = GiB
     const timeline = async (peers: string[] | undefined, onProgress?: (done: number, t: number) => void) => {
       const pts: Array<[number, number]> = []
+      const pieceAt = new Map<number, number>()
       const t0 = performance.now()
       const job = boss.compute.submit({
         op: 'crc32c',
@@ -240,13 +241,16 @@ async function main(): Promise<void> {
         peers,
         pieceBytes: 8 << 20,
       })
+      job.addEventListener('piece', (e) => {
+        pieceAt.set(e.detail.index, performance.now() - t0)
+      })
       job.addEventListener('progress', (e) => {
         const t = performance.now() - t0
         pts.push([t, e.detail.bytesDone])
         onProgress?.(e.detail.bytesDone, t)
       })
       const r = await job.result
-      return { pts, r, ms: performance.now() - t0 }
+      return { pts, r, ms: performance.now() - t0, pieceAt }
     }
     const base = await timeline(survivors.map((w) => w.id))
     const baseRate = SIZE / base.ms // bytes per ms, the 4 survivors alone
@@ -271,7 +275,13 @@ async function main(): Promise<void> {
         break
       }
     }
+    const killed = new Set(eight.slice(4).map((w) => w.id))
+    const lost = churn.r.pieces.filter((p) => p.runs.some((run) => killed.has(run.peer) && !run.ok))
+    const lostDone = Math.max(0, ...lost.map((p) => (churn.pieceAt.get(p.index) ?? 0) - killedAt))
     console.log('\nchurn: 8 workers, 4 SIGKILLed at 30% of a 1 GiB crc32c job')
+    console.log(
+      `  ${lost.length} pieces were running on the killed workers; all of them were done again ${(lostDone / 1000).toFixed(2)} s after the kill`,
+    )
     console.log(
       `  the 4 survivors alone: ${(baseRate / 1e6).toFixed(2)} GB/s; with churn the job took ${(churn.ms / 1000).toFixed(1)} s, ${churn.r.replaced} piece attempts placed again, result ${churn.r.result === base.r.result ? 'correct' : 'WRONG'}`,
     )
