@@ -62,9 +62,11 @@ export type TaskMessage =
   | { type: 'cancel'; id: number }
   | { type: 'result'; id: number; header: TaskResultHeader; data: Uint8Array }
   | { type: 'error'; id: number; name: string; message: string }
+  /** Executor → submitter, id 0, every second while the stream has tasks: the peer is alive. */
+  | { type: 'alive'; id: number }
 
 /** The type byte of each message. */
-export const TASK_TYPES = { request: 1, data: 2, cancel: 3, result: 4, error: 5 } as const satisfies Record<
+export const TASK_TYPES = { request: 1, data: 2, cancel: 3, result: 4, error: 5, alive: 6 } as const satisfies Record<
   TaskMessage['type'],
   number
 >
@@ -96,6 +98,7 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
       body = [m.data]
       break
     case 'cancel':
+    case 'alive':
       body = []
       break
     case 'error':
@@ -134,7 +137,8 @@ export function decodeTaskMessage(p: Uint8Array): TaskMessage {
       case 'data':
         return { type, id, data: p.subarray(at) }
       case 'cancel':
-        if (at !== p.length) throw new ProtocolError('cancel carries no body')
+      case 'alive':
+        if (at !== p.length) throw new ProtocolError(`${type} carries no body`)
         return { type, id }
       case 'error': {
         const e = obj(parseJson(p.subarray(at), 'error'), 'error')

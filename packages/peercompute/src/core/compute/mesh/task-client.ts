@@ -76,6 +76,9 @@ export function remoteError(name: string, message: string): Error {
   return C ? new C(message) : new KernelError(message, name)
 }
 
+/** A stream with tasks in flight and no word from the executor for this long is taken for dead. */
+export const TASK_SILENCE_MS = 5000
+
 /** Deadline slack on the submitter's side, for the network. */
 const DEADLINE_SLACK_MS = 2000
 
@@ -138,6 +141,9 @@ class Channel {
   private closed = false
   private readonly onGone: () => void
   private readonly writer: CorkedWriter
+  private readonly watchdog: ReturnType<typeof setInterval>
+  /** When the executor was last heard from (or the channel last went from idle to busy). */
+  private heard = performance.now()
 
   constructor(stream: Stream, onGone: () => void) {
     this.stream = stream
@@ -153,11 +159,19 @@ class Channel {
       }
     })
     stream.addEventListener('close', () => this.close(new PeerUnavailableError('the task stream closed')))
+    // a peer that vanished without closing (a WebRTC peer that crashed) goes silent: fail its tasks
+    this.watchdog = setInterval(() => {
+      if (this.pending.size > 0 && performance.now() - this.heard > TASK_SILENCE_MS) {
+        this.close(new PeerUnavailableError(`no word from the executor for ${TASK_SILENCE_MS} ms`))
+        stream.abort(new Error('executor silent'))
+      }
+    }, 1000)
   }
 
   close(err: Error): void {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.watchdog)
     this.onGone()
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
@@ -180,6 +194,7 @@ class Channel {
     const params = paramsToWire(task.params)
     if (params) header.params = params
     if (task.prefer) header.prefer = task.prefer
+    if (this.pending.size === 0) this.heard = performance.now()
     const result = new Promise<RemoteResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, got: 0 })
     })
@@ -224,6 +239,8 @@ class Channel {
   }
 
   private onMessage(m: TaskMessage): void {
+    this.heard = performance.now()
+    if (m.type === 'alive') return
     const p = this.pending.get(m.id)
     if (m.type === 'error') {
       const err = remoteError(m.name, m.message)

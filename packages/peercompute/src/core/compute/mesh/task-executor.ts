@@ -56,6 +56,9 @@ export interface TaskLimits {
   inlineMaxBytes: number
 }
 
+/** How often an executor with tasks on a stream says it is alive (the submitter gives up after TASK_SILENCE_MS). */
+export const ALIVE_MS = 1000
+
 /** The executor's defaults. */
 export const TASK_LIMITS: TaskLimits = {
   maxInputBytes: 64 * 1024 * 1024,
@@ -162,7 +165,12 @@ export class TaskExecutor {
       } else this.counters.refused++
       void send({ type: 'error', id, name: err.name, message: err.message })
     }
+    // while tasks are here, say so every second: a submitter can then tell a dead peer from a slow task
+    const alive = setInterval(() => {
+      if (tasks.size > 0) void send({ type: 'alive', id: 0 })
+    }, ALIVE_MS)
     stream.addEventListener('close', () => {
+      clearInterval(alive)
       this.streams.delete(stream)
       for (const t of tasks.values()) t.ac.abort(new AbortError('the submitter went away'))
       tasks.clear()
