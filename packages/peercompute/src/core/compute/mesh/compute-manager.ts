@@ -85,7 +85,14 @@ interface PeerStats {
   throughput?: number
   failures: number
   inflight: number
+  /** Unreachable (its stream closed or could not open): not a candidate before this time. */
+  downUntil?: number
+  /** Unreachable spells in a row: the next cool-down doubles. */
+  downs: number
 }
+
+/** How long an unreachable peer sits out, doubling per spell in a row (ms). */
+const COOL_DOWN = { initialMs: 2000, maxMs: 60_000 }
 
 /**
  * A node's compute: its own worker pool and GPU, the executor that serves other
@@ -280,7 +287,7 @@ export class ComputeManager {
   private peerStats(id: string): PeerStats {
     let s = this.stats.get(id)
     if (!s) {
-      s = { failures: 0, inflight: 0 }
+      s = { failures: 0, inflight: 0, downs: 0 }
       this.stats.set(id, s)
     }
     return s
@@ -311,6 +318,7 @@ export class ComputeManager {
         failures: own.failures,
       },
     ]
+    const now = performance.now()
     for (const p of peers) {
       if (p.id === self) continue
       const s = this.peerStats(p.id)
@@ -325,6 +333,7 @@ export class ComputeManager {
         slots: Math.min(Math.max(1, p.caps.cores), 16) + 1,
         throughput: s.throughput,
         failures: s.failures,
+        ...(s.downUntil !== undefined && s.downUntil > now ? { downUntil: s.downUntil } : {}),
       })
     }
     return out
@@ -378,6 +387,7 @@ export class ComputeManager {
         if (r.substrate === 'webgpu') where = `${substrate}:webgpu`
       }
       const wallMs = performance.now() - t0
+      s.downs = 0
       const costUsd = pieceCostUsd(c.caps, c.local, bytes, execMs)
       if (bytes >= 64 * 1024) {
         const t = bytes / Math.max(wallMs, 0.01)
@@ -398,6 +408,11 @@ export class ComputeManager {
     } catch (err) {
       const e = err as Error
       const ours = signal.aborted
+      if (!ours && !c.local && e.name === 'PeerUnavailableError') {
+        // gone, or going: let it sit out instead of failing every piece placed there
+        s.downUntil = performance.now() + Math.min(COOL_DOWN.maxMs, COOL_DOWN.initialMs * 2 ** s.downs)
+        s.downs++
+      }
       this.init.log?.(`piece ${meta.job}/${meta.piece} attempt ${meta.attempt} on ${c.id}: ${e.name}: ${e.message}`)
       if (!ours) s.failures++
       this.ring.record({

@@ -183,6 +183,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private cursor = 0
   private finished = false
   private replaced = 0
+  private restUntil?: number
   private timer?: ReturnType<typeof setTimeout>
   private resolve!: (r: JobResult) => void
   private reject!: (e: Error) => void
@@ -229,9 +230,12 @@ export class Job extends TypedEventEmitter<JobEvents> {
     return this.spec.op === 'fnv64' // each piece is seeded with the state after the one before
   }
 
-  private eligible(piece: PieceContext): Candidate[] {
+  /** Candidates that meet the job's needs; those sitting out (unreachable lately) only with `resting`. */
+  private eligible(piece: PieceContext, resting = false): Candidate[] {
     const req = this.spec.requirements ?? {}
+    const now = performance.now()
     return this.host.candidates().filter((c) => {
+      if (!resting && c.downUntil !== undefined && c.downUntil > now) return false
       if (this.liars.has(c.id)) return false
       if (this.spec.includeLocal === false && c.local) return false
       if (this.spec.peers && !this.spec.peers.includes(c.id)) return false
@@ -256,7 +260,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
       const mayCut = this.cursor < this.total || (this.total === 0 && this.pieces.length === 0)
       if (!piece && mayCut && !(this.sequential && this.pieces.some((p) => p.accepted === undefined))) {
         const size = this.nextSize()
-        if (size < 0) break
+        if (size < 0) {
+          if (this.restUntil !== undefined) wake = Math.min(wake, this.restUntil)
+          this.restUntil = undefined
+          break
+        }
         piece = this.cut(size)
       }
       if (!piece) break
@@ -270,6 +278,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
       }
       if (usable.length === 0) {
         if (piece.running.size > 0) break // wait for what runs
+        const back = this.restingUntil(ctx)
+        if (back !== undefined) {
+          wake = Math.min(wake, back) // peers that were unreachable may be back by then
+          break
+        }
         if (piece.ok.length > 0) {
           this.fail(
             new ResultMismatchError(
@@ -300,6 +313,14 @@ export class Job extends TypedEventEmitter<JobEvents> {
     if (wake < Number.POSITIVE_INFINITY) this.timer = setTimeout(() => this.pump(), Math.max(1, wake - now))
   }
 
+  /** When the first eligible peer that sits out may be tried again; undefined if none does. */
+  private restingUntil(piece: PieceContext): number | undefined {
+    const back = this.eligible(piece, true)
+      .map((c) => c.downUntil)
+      .filter((t): t is number => t !== undefined)
+    return back.length ? Math.min(...back) : undefined
+  }
+
   /** Runs still to start for a piece. */
   private needs(p: Piece): number {
     return p.want - p.ok.length - p.running.size
@@ -312,7 +333,14 @@ export class Job extends TypedEventEmitter<JobEvents> {
     const ctx = { bytes: Math.min(DEFAULT_PIECE, remaining), affinityKey: this.spec.affinityKey ?? this.spec.op }
     const all = this.eligible(ctx)
     const free = all.filter((c) => c.inflight < c.slots)
-    if (all.length === 0) return Math.min(DEFAULT_PIECE, remaining) // cut it anyway: the job fails with the reason
+    if (all.length === 0) {
+      const back = this.restingUntil(ctx)
+      if (back !== undefined) {
+        this.restUntil = back
+        return -1
+      }
+      return Math.min(DEFAULT_PIECE, remaining) // cut it anyway: the job fails with the reason
+    }
     if (free.length === 0) {
       this.starved = true
       return -1

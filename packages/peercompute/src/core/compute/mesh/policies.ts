@@ -17,6 +17,8 @@ export interface Candidate {
   throughput?: number
   /** Failures seen from it (this node's history). */
   failures: number
+  /** Unreachable lately: not to be used before this time (`performance.now()` ms). */
+  downUntil?: number
 }
 
 /** What a policy weighs for one piece. */
