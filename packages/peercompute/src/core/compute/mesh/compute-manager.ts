@@ -431,8 +431,9 @@ export class ComputeManager {
     } finally {
       s.inflight--
       // a slot is free: jobs waiting for one may place a piece now (after this job handles its result)
+      // one slot frees one place: wake starved jobs in submission order until one takes it
       queueMicrotask(() => {
-        for (const j of this.jobs) if (j.starved) j.wake()
+        for (const j of this.jobs) if (j.starved && j.wake()) break
       })
     }
   }

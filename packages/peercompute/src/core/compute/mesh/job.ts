@@ -183,6 +183,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private cursor = 0
   private finished = false
   private replaced = 0
+  private launches = 0
   private restUntil?: number
   private timer?: ReturnType<typeof setTimeout>
   private resolve!: (r: JobResult) => void
@@ -217,9 +218,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
   /** True while a piece waits for a free slot on some peer. */
   starved = false
 
-  /** Tries to place waiting pieces again: the host calls it when a slot frees up anywhere. */
-  wake(): void {
+  /** Tries to place waiting pieces again (the host calls it when a slot frees up); true if it placed any. */
+  wake(): boolean {
+    const before = this.launches
     this.pump()
+    return this.launches > before
   }
 
   private get redundancy(): number {
@@ -381,6 +384,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private launch(p: Piece, c: Candidate): void {
+    this.launches++
     const ac = new AbortController()
     const onAbort = () => ac.abort(this.ac.signal.reason)
     this.ac.signal.addEventListener('abort', onAbort, { once: true })
