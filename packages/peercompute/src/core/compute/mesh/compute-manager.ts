@@ -460,8 +460,6 @@ function validate(spec: SubmitSpec): void {
   if (!Number.isInteger(k) || k < 1 || k > 16) throw new RangeError(`redundancy must be an integer in 1..16; got ${k}`)
   if (spec.pieceBytes !== undefined && (!Number.isSafeInteger(spec.pieceBytes) || spec.pieceBytes < 1))
     throw new RangeError('pieceBytes must be an integer ≥ 1')
-  if (spec.key && spec.pieceBytes && spec.pieceBytes % spec.key.length !== 0)
-    throw new RangeError('pieceBytes must be a multiple of the key length')
   if (spec.maxAttempts !== undefined && (!Number.isInteger(spec.maxAttempts) || spec.maxAttempts < 1))
     throw new RangeError('maxAttempts must be an integer ≥ 1')
   if (spec.signal?.aborted) throw new AbortError('aborted before the job started')

@@ -20,7 +20,7 @@ export interface JobSpec {
   data: Uint8Array | { url: string; offset?: number; length: number }
   /** counteq / xor / add: the byte. */
   imm?: number
-  /** xor: a key repeated over the data (its length must divide the piece size). */
+  /** xor: a key repeated over the data from its first byte (pieces get it rotated into phase). */
   key?: Uint8Array
   requirements?: Requirements
   /** Distinct peers each piece runs on; results must agree (default 1). */
@@ -286,7 +286,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
           wake = Math.min(wake, back) // peers that were unreachable may be back by then
           break
         }
-        if (piece.ok.length > 0) {
+        if (piece.ok.length > 0 && new Set(piece.ok.map((o) => o.key)).size > 1) {
           this.fail(
             new ResultMismatchError(
               `piece ${piece.index}: ${piece.ok.length} results disagree and no other peer is left to decide`,
@@ -392,7 +392,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     const attempt = p.runs.length + 1
     const params: Record<string, unknown> = {}
     if (this.spec.imm !== undefined) params.imm = this.spec.imm
-    if (this.spec.key !== undefined) params.key = this.spec.key
+    if (this.spec.key !== undefined) params.key = keyAt(this.spec.key, p.offset)
     if (p.seed !== undefined) params.seed = p.seed
     const deadlineMs = this.spec.requirements?.maxDurationS
       ? this.spec.requirements.maxDurationS * 1000
@@ -576,6 +576,16 @@ export class Job extends TypedEventEmitter<JobEvents> {
       // a listener's error must not break the job
     }
   }
+}
+
+/** The repeating key as it lines up with byte `offset` of the data: rotated, so every piece stays in phase. */
+function keyAt(key: Uint8Array, offset: number): Uint8Array {
+  const shift = offset % key.length
+  if (shift === 0) return key
+  const out = new Uint8Array(key.length)
+  out.set(key.subarray(shift))
+  out.set(key.subarray(0, shift), key.length - shift)
+  return out
 }
 
 function clamp(v: number, lo: number, hi: number): number {

@@ -1,0 +1,225 @@
+import * as kernels from '@peercompute/kernels'
+import { prng, testSeed } from '@peercompute/kernels/testing'
+import { describe, expect, it } from 'vitest'
+import { runOp } from '../../ops.js'
+import type { Capabilities } from '../../wire/registry.js'
+import type { RangeInput } from '../range-fetch.js'
+import { Job, type JobHost, type JobSpec } from './job.js'
+import { type Candidate, POLICIES, pieceCostUsd } from './policies.js'
+
+// The Job against an in-memory host: peers are functions, so placement,
+// failover, votes and combining are tested without a network.
+
+const caps = (over: Partial<Capabilities> = {}): Capabilities => ({
+  cores: 1,
+  memoryMb: 1024,
+  gpu: false,
+  kernels: ['counteq', 'crc32c', 'fnv64', 'xor', 'add'],
+  substrate: 'node',
+  price: { model: 'free', usd: 0 },
+  ...over,
+})
+
+type Behaviour = (op: string, input: Uint8Array, params: Record<string, unknown>) => unknown
+
+function host(peers: Record<string, { caps?: Partial<Capabilities>; run?: Behaviour }>) {
+  const inflight = new Map<string, number>()
+  const liars: string[] = []
+  const calls: Array<{ peer: string; bytes: number }> = []
+  const honest: Behaviour = (op, input, params) => runOp(op as never, input, params)
+  const h: JobHost = {
+    candidates: () =>
+      Object.entries(peers).map(
+        ([id, p]): Candidate => ({
+          id,
+          local: false,
+          caps: caps(p.caps),
+          load: { running: 0, queued: 0 },
+          inflight: inflight.get(id) ?? 0,
+          slots: 2,
+          failures: 0,
+        }),
+      ),
+    async run(c, task, _meta, signal) {
+      inflight.set(c.id, (inflight.get(c.id) ?? 0) + 1)
+      try {
+        await new Promise((r) => setTimeout(r, 1))
+        if (signal.aborted) throw signal.reason
+        const input = task.input as Uint8Array | RangeInput
+        if (!(input instanceof Uint8Array)) throw new Error('no URLs here')
+        calls.push({ peer: c.id, bytes: input.length })
+        const output = (peers[c.id].run ?? honest)(task.op, input, task.params)
+        return {
+          output,
+          execMs: 1,
+          wallMs: 1,
+          substrate: 'node',
+          costUsd: pieceCostUsd(c.caps, false, input.length, 1),
+        }
+      } finally {
+        inflight.set(c.id, (inflight.get(c.id) ?? 1) - 1)
+      }
+    },
+    flagLiar: (peer) => liars.push(peer),
+  }
+  return { h, liars, calls }
+}
+
+const submit = (h: JobHost, spec: Omit<JobSpec, 'policy'> & { policy?: keyof typeof POLICIES }) =>
+  new Job({ ...spec, policy: undefined }, h, POLICIES[spec.policy ?? 'balanced'])
+
+const SEED = testSeed(0x10b)
+
+describe(`Job (in-memory peers, SEED=${SEED})`, () => {
+  it('every op combines to the single-process result, over random sizes and piece sizes', async () => {
+    const r = prng(SEED)
+    const { h } = host({ a: {}, b: {}, c: {} })
+    for (let i = 0; i < 25; i++) {
+      const data = r.bytes(r.int(300_000))
+      const op = (['counteq', 'crc32c', 'fnv64', 'xor', 'add'] as const)[i % 5]
+      const res = await submit(h, { op, data, imm: 7, pieceBytes: 1 + r.int(70_000) }).result
+      const want = runOp(op, data, { imm: 7 })
+      if (want instanceof Uint8Array) expect(Buffer.compare(res.result as Uint8Array, want)).toBe(0)
+      else expect(res.result).toBe(want)
+    }
+  })
+
+  it('xor with a key whose length does not divide the pieces stays in phase', async () => {
+    const { h } = host({ a: {}, b: {} })
+    const data = prng(SEED + 1).bytes(100_000)
+    const key = Uint8Array.from([1, 2, 3])
+    const res = await submit(h, { op: 'xor', data, key, pieceBytes: 30_000 }).result
+    expect(Buffer.compare(res.result as Uint8Array, kernels.xor(data, key))).toBe(0)
+  })
+
+  it('a failing peer: its pieces are placed again elsewhere, and the runs say so', async () => {
+    const { h } = host({
+      good: {},
+      flaky: {
+        run: () => {
+          throw Object.assign(new Error('boom'), { name: 'KernelError' })
+        },
+      },
+    })
+    const data = prng(SEED + 2).bytes(200_000)
+    const res = await submit(h, { op: 'crc32c', data, pieceBytes: 20_000 }).result
+    expect(res.result).toBe(kernels.crc32c(data))
+    expect(res.peers).toEqual(['good'])
+    expect(res.replaced).toBeGreaterThan(0)
+    expect(res.pieces.some((p) => p.runs.some((run) => run.peer === 'flaky' && !run.ok))).toBe(true)
+  })
+
+  it('attempts are bounded: a job whose every peer fails ends with the cause', async () => {
+    const fail = () => {
+      throw new Error('always')
+    }
+    const { h } = host({ a: { run: fail }, b: { run: fail } })
+    await expect(submit(h, { op: 'counteq', data: new Uint8Array(10), maxAttempts: 3 }).result).rejects.toThrow(
+      /failed 3 times.*always/,
+    )
+  })
+
+  it('redundancy: a liar is outvoted and reported; with no majority the job fails with ResultMismatchError', async () => {
+    const lie: Behaviour = (op, input, params) => ((runOp(op as never, input, params as never) as number) + 1) >>> 0
+    const one = host({ a: {}, b: {}, liar: { run: lie } })
+    const data = prng(SEED + 3).bytes(50_000)
+    const res = await submit(one.h, { op: 'crc32c', data, redundancy: 2, policy: 'sticky', affinityKey: 'x' }).result
+    expect(res.result).toBe(kernels.crc32c(data))
+    // every piece ran twice at least; the liar, wherever it ran, lost the vote
+    for (const p of res.pieces) expect(p.runs.filter((r) => r.ok).length).toBeGreaterThanOrEqual(2)
+    if (res.liars.length) expect(res.liars).toEqual(['liar'])
+    const two = host({ liar1: { run: lie }, liar2: { run: () => 7 } })
+    await expect(submit(two.h, { op: 'crc32c', data, redundancy: 2 }).result).rejects.toMatchObject({
+      name: 'ResultMismatchError',
+    })
+  })
+
+  it('requirements filter peers; none left is NoEligiblePeerError; too few for redundancy too', async () => {
+    const { h, calls } = host({ small: { caps: { memoryMb: 100 } }, gpu: { caps: { gpu: true } } })
+    const res = await submit(h, { op: 'counteq', data: new Uint8Array(1000), requirements: { gpu: true } }).result
+    expect(res.peers).toEqual(['gpu'])
+    expect(calls.every((c) => c.peer === 'gpu')).toBe(true)
+    await expect(
+      submit(h, { op: 'counteq', data: new Uint8Array(10), requirements: { memoryMb: 4096 } }).result,
+    ).rejects.toMatchObject({ name: 'NoEligiblePeerError' })
+    await expect(submit(h, { op: 'counteq', data: new Uint8Array(10), redundancy: 3 }).result).rejects.toMatchObject({
+      name: 'NoEligiblePeerError',
+    })
+  })
+
+  it('cancel rejects with AbortError and fires done', async () => {
+    const { h } = host({ a: {} })
+    const job = submit(h, { op: 'crc32c', data: new Uint8Array(1 << 20), pieceBytes: 1024 })
+    let done: Error | undefined
+    job.addEventListener('done', (e) => {
+      done = e.detail.error
+    })
+    job.cancel()
+    await expect(job.result).rejects.toMatchObject({ name: 'AbortError' })
+    expect(done?.name).toBe('AbortError')
+  })
+})
+
+describe('policies', () => {
+  const base = (id: string, over: Partial<Candidate> = {}): Candidate => ({
+    id,
+    local: false,
+    caps: caps(),
+    load: { running: 0, queued: 0 },
+    inflight: 0,
+    slots: 2,
+    failures: 0,
+    ...over,
+  })
+  const piece = { bytes: 8 << 20, affinityKey: 'k' }
+  const best = (name: keyof typeof POLICIES, cs: Candidate[]) =>
+    cs.slice().sort((a, b) => POLICIES[name].score(a, piece) - POLICIES[name].score(b, piece))[0].id
+
+  it('cheapest prefers the free peer, fastest the faster one, least-loaded the idle one', () => {
+    const paid = base('paid', { caps: caps({ price: { model: 'per-gb', usd: 1 } }), throughput: 1e6 })
+    const free = base('free', { throughput: 1e4 })
+    expect(best('cheapest', [paid, free])).toBe('free')
+    expect(best('fastest', [paid, free])).toBe('paid')
+    expect(best('least-loaded', [base('busy', { inflight: 2 }), base('idle')])).toBe('idle')
+  })
+
+  it('packetfs-classic is costPerHour*100 + latency; failures lower a score', () => {
+    const near = base('near', { rttMs: 1 })
+    const far = base('far', { rttMs: 50 })
+    expect(POLICIES['packetfs-classic'].score(near, piece)).toBeCloseTo(1)
+    expect(best('packetfs-classic', [far, near])).toBe('near')
+    expect(best('balanced', [base('x', { failures: 5 }), base('y')])).toBe('y')
+  })
+
+  it('sticky maps a key to the same peer whatever the order, and moves few keys when a peer leaves', () => {
+    const cs = ['p1', 'p2', 'p3', 'p4'].map((id) => base(id))
+    const pick = (key: string, list: Candidate[]) =>
+      list
+        .slice()
+        .sort(
+          (a, b) =>
+            POLICIES.sticky.score(a, { bytes: 1, affinityKey: key }) -
+            POLICIES.sticky.score(b, { bytes: 1, affinityKey: key }),
+        )[0].id
+    let moved = 0
+    for (let i = 0; i < 400; i++) {
+      const k = `key-${i}`
+      expect(pick(k, cs)).toBe(pick(k, cs.slice().reverse()))
+      const before = pick(k, cs)
+      const after = pick(
+        k,
+        cs.filter((c) => c.id !== 'p4'),
+      )
+      if (before !== 'p4' && before !== after) moved++
+    }
+    expect(moved).toBe(0)
+  })
+
+  it('costs follow the price model; browsers and the local node are free', () => {
+    expect(pieceCostUsd(caps({ price: { model: 'per-gb', usd: 2 } }), false, 5e8, 10)).toBeCloseTo(1)
+    expect(pieceCostUsd(caps({ price: { model: 'per-hour', usd: 3.6 } }), false, 1, 1000)).toBeCloseTo(0.001)
+    expect(pieceCostUsd(caps({ price: { model: 'per-invocation', usd: 0.002 } }), false, 1, 1)).toBe(0.002)
+    expect(pieceCostUsd(caps({ substrate: 'browser', price: { model: 'per-gb', usd: 9 } }), false, 1e9, 1)).toBe(0)
+    expect(pieceCostUsd(caps({ price: { model: 'per-gb', usd: 9 } }), true, 1e9, 1)).toBe(0)
+  })
+})
