@@ -152,6 +152,11 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     expect(res.result).toBe(kernels.crc32c(data))
     expect(res.liars).toEqual([liars[0].peerId])
     expect(honest[0].getStatus().tasks.metrics.liars).toContain(liars[0].peerId)
+    const outvoted = honest[0].compute
+      .metrics()
+      .filter((m) => m.peer === liars[0].peerId && m.error === 'ResultMismatch')
+    expect(outvoted.length).toBeGreaterThan(0)
+    expect(outvoted.every((m) => !m.ok)).toBe(true)
   })
 
   it('cancelling a job stops the remote work (the executor drops its fetch)', async () => {

@@ -277,7 +277,7 @@ export class ComputeManager {
     candidates: () => this.candidates(),
     run: (c, task, meta, signal) => this.run(c, task, meta, signal),
     flagLiar: (peer, meta) => {
-      this.ring.flagLiar(peer)
+      this.ring.flagLiar(peer, meta)
       const s = this.peerStats(peer)
       s.failures += 10
       this.init.log?.(`peer ${peer} returned a wrong result for ${meta.job} piece ${meta.piece}; excluded from the job`)

@@ -48,9 +48,15 @@ export class MetricsRing {
     }
   }
 
-  /** Notes a peer caught lying. */
-  flagLiar(peer: string): void {
+  /** Notes a peer caught lying: its runs of that piece are marked failed (`ResultMismatch`). */
+  flagLiar(peer: string, at?: { job: string; piece: number }): void {
     this.liars.add(peer)
+    if (!at) return
+    for (const m of this.items)
+      if (m.peer === peer && m.job === at.job && m.piece === at.piece && m.ok) {
+        m.ok = false
+        m.error = 'ResultMismatch'
+      }
   }
 
   /** The newest `limit` records (default all), oldest first. */
