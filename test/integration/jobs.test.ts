@@ -1,6 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
 import { createNode, encodeFrame, encodeTaskMessage, type NodeKernel, OPS, runOp, TASK_PROTOCOL } from 'peercompute'
@@ -332,5 +336,24 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     const missing = await plain.submitTask({ id: 't-none', type: 'kernel', kernel: 'nope', data })
     expect(missing).toMatchObject({ success: false, error: { name: 'NoEligiblePeerError' } })
     expect(owner.compute.status().executor.refused).toBe(0)
+  })
+
+  it('peercompute submit runs a file on the mesh and prints the result with its pieces', async () => {
+    const { nodes, relay } = await mesh(1)
+    const dir = mkdtempSync(join(tmpdir(), 'pc-submit-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const file = join(dir, 'data.bin')
+    const data = bytes(3 * 1024 * 1024 + 1, 8)
+    writeFileSync(file, data)
+    const cli = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
+    const args = ['submit', '--relay', relay.wsAddr, '--loopback', '--op', 'crc32c', '--file', file, '--no-local']
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--json', '--no-gpu'], { timeout: 60_000 })
+    const r = JSON.parse(stdout)
+    expect(r.result).toBe(kernels.crc32c(data))
+    expect(r.peers).toEqual([nodes[0].peerId])
+    expect(r.pieces.reduce((n: number, p: { length: number }) => n + p.length, 0)).toBe(data.length)
+    const table = await promisify(execFile)(process.execPath, [cli, ...args, '--no-gpu'], { timeout: 60_000 })
+    expect(table.stdout).toMatch(new RegExp(`crc32c = 0x${kernels.crc32c(data).toString(16).padStart(8, '0')}`))
+    expect(table.stdout).toMatch(/piece\s+offset\s+length\s+peer/)
   })
 })
