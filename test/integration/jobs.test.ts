@@ -347,7 +347,9 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     writeFileSync(file, data)
     const cli = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
     const args = ['submit', '--relay', relay.wsAddr, '--loopback', '--op', 'crc32c', '--file', file, '--no-local']
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--json', '--no-gpu'], { timeout: 60_000 })
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--json', '--no-gpu'], {
+      timeout: 60_000,
+    })
     const r = JSON.parse(stdout)
     expect(r.result).toBe(kernels.crc32c(data))
     expect(r.peers).toEqual([nodes[0].peerId])
