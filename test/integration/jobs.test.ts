@@ -324,10 +324,14 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     cleanups.push(() => r.stop())
     const [plain] = await startNodes(1, r.wsAddr)
     const owner = await createNode({ ...TEST_PEER, relays: [r.wsAddr], enableWebGPU: false, maxWorkers: 1 })
-    owner.compute.local.registerKernel('sum', new URL('./fixtures/sum-kernel.mjs', import.meta.url).href)
     await owner.start()
     cleanups.push(() => Promise.all([plain.stop(), owner.stop()]))
     await waitFor('connected', () => plain.getStatus().peers.some((p) => p.id === owner.peerId && p.connected))
+    // registered after start: the relay hears of it and tells the others
+    owner.registerKernel('sum', new URL('./fixtures/sum-kernel.mjs', import.meta.url).href)
+    await waitFor('the kernel is known', () =>
+      plain.getStatus().peers.some((p) => p.id === owner.peerId && p.caps.kernels.includes('sum')),
+    )
     const data = Uint8Array.from([1, 2, 3, 250])
     const custom = await plain.submitTask({ id: 't-sum', type: 'kernel', kernel: 'sum', data, params: { add: 4 } })
     expect(custom).toMatchObject({ id: 't-sum', success: true, result: { sum: 260 }, peers: [owner.peerId] })

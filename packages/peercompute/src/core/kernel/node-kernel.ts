@@ -150,6 +150,16 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
     return this.compute.submitTask(task)
   }
 
+  /**
+   * Makes kernel `name` runnable here and for other peers: `moduleUrl` exports
+   * `(input, params, { signal }) => output`. The relays and the room hear of it at once.
+   */
+  registerKernel(name: string, moduleUrl: string): void {
+    this.init.local.registerKernel(name, moduleUrl)
+    this.network.announce()
+    if (this.started) this.publishPresence()
+  }
+
   /** What this node offers to the mesh. */
   capabilities(): Capabilities {
     return {

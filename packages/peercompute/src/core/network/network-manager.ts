@@ -383,6 +383,12 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     }
   }
 
+  /** Tells every relay this peer's addresses, capabilities and load now (e.g. after a new kernel). */
+  announce(): void {
+    if (!this.started || this.stopped) return
+    for (const r of this.relays) void r.registry?.send(this.announcement()).catch(() => {})
+  }
+
   private readonly onSelfUpdate = () => {
     // reservations came or went: re-announce our addresses, once things settle
     clearTimeout(this.announceTimer)
