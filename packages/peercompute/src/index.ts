@@ -62,7 +62,6 @@ export {
 export {
   type RemoteResult,
   type RemoteTask,
-  remoteError,
   type StreamDialer,
   TaskClient,
 } from './core/compute/mesh/task-client.js'

@@ -100,3 +100,26 @@ export class PeerUnavailableError extends PeerComputeError {
 export class UnsupportedOptionError extends PeerComputeError {
   override name = 'UnsupportedOptionError'
 }
+
+/** Errors that cross a boundary by name (a worker's message, a peer's error frame), rebuilt as their classes. */
+const BY_NAME: Record<string, new (message: string) => PeerComputeError> = {
+  AbortError,
+  DataSourceError,
+  KernelNotFoundError,
+  PayloadTooLargeError,
+  PeerUnavailableError,
+  ProtocolError,
+  QueueFullError,
+  RateLimitedError,
+  TaskTimeoutError,
+}
+
+/**
+ * The error named `name`, rebuilt from its message after crossing a thread or
+ * the network: one of these classes when the name is theirs, else a
+ * `KernelError` that keeps the name (what a kernel threw).
+ */
+export function errorFromName(name: string, message: string): PeerComputeError {
+  const C = Object.hasOwn(BY_NAME, name) ? BY_NAME[name] : undefined
+  return C ? new C(message) : new KernelError(message, name)
+}

@@ -1,7 +1,6 @@
 import {
   AbortError,
-  DataSourceError,
-  KernelError,
+  errorFromName,
   KernelNotFoundError,
   QueueFullError,
   StoppedError,
@@ -373,10 +372,7 @@ export class WorkerPool {
 
 function toError(r: Extract<TaskOutcome, { ok: false }>): Error {
   if (r.notFound) return new KernelNotFoundError(`no kernel named ${JSON.stringify(r.message)} is registered`)
-  if (r.errorName === 'AbortError') return new AbortError(r.message)
-  // the range fetch runs in the worker: keep its error's type
-  if (r.errorName === 'DataSourceError') return new DataSourceError(r.message)
-  return new KernelError(r.message, r.errorName)
+  return errorFromName(r.errorName, r.message)
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

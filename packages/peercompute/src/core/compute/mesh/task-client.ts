@@ -1,16 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import {
-  AbortError,
-  DataSourceError,
-  KernelError,
-  KernelNotFoundError,
-  PayloadTooLargeError,
-  type PeerComputeError,
-  PeerUnavailableError,
-  ProtocolError,
-  RateLimitedError,
-  TaskTimeoutError,
-} from '../../errors.js'
+import { AbortError, errorFromName, PeerUnavailableError, ProtocolError, TaskTimeoutError } from '../../errors.js'
 import { CorkedWriter } from '../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
 import {
@@ -57,23 +46,6 @@ interface Pending {
   header?: TaskResultHeader
   buf?: Uint8Array
   got: number
-}
-
-/** Errors an executor names, rebuilt as their classes so callers can tell them apart. */
-const ERRORS: Record<string, new (m: string) => PeerComputeError> = {
-  AbortError,
-  DataSourceError,
-  KernelNotFoundError,
-  PayloadTooLargeError,
-  ProtocolError,
-  RateLimitedError,
-  TaskTimeoutError,
-}
-
-/** An error an executor sent, as a typed error. */
-export function remoteError(name: string, message: string): Error {
-  const C = ERRORS[name]
-  return C ? new C(message) : new KernelError(message, name)
 }
 
 /** A stream with tasks in flight and no word from the executor for this long is taken for dead. */
@@ -243,7 +215,7 @@ class Channel {
     if (m.type === 'alive') return
     const p = this.pending.get(m.id)
     if (m.type === 'error') {
-      const err = remoteError(m.name, m.message)
+      const err = errorFromName(m.name, m.message)
       if (m.id === 0) {
         this.close(err)
         return
