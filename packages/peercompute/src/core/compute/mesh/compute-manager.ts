@@ -1,11 +1,19 @@
 import type { Stream, StreamHandler } from '@libp2p/interface'
-import { AbortError, NoEligiblePeerError, PeerComputeError } from '../../errors.js'
+import { AbortError, PeerComputeError } from '../../errors.js'
 import { isOp, OPS, type Op } from '../../ops.js'
 import type { Capabilities, Load } from '../../wire/registry.js'
 import type { WgslTask } from '../gpu/gpu-executor.js'
 import type { LocalCompute } from '../local-compute.js'
 import type { RangeInput } from '../range-fetch.js'
-import { Job, type JobHost, type JobResult, type JobSpec, type PieceReport, type RunOutcome } from './job.js'
+import {
+  Job,
+  type JobHost,
+  type JobInit,
+  type JobResult,
+  type JobSpec,
+  type PieceReport,
+  type RunOutcome,
+} from './job.js'
 import { MetricsRing, type MetricsSummary, type PieceMetric } from './metrics.js'
 import { type Candidate, POLICIES, type PolicyName, pieceCostUsd, type SchedulerPolicy } from './policies.js'
 import { TaskClient } from './task-client.js'
@@ -135,11 +143,15 @@ export class ComputeManager {
   submit(spec: SubmitSpec): Job {
     if (this.stopped) throw new PeerComputeError('the node is stopped')
     validate(spec)
+    return this.startJob({ ...spec, policy: undefined }, spec.policy)
+  }
+
+  private startJob(init: JobInit, policyName: SubmitSpec['policy']): Job {
     const policy =
-      typeof spec.policy === 'string' || spec.policy === undefined ? POLICIES[spec.policy ?? 'balanced'] : spec.policy
+      typeof policyName === 'string' || policyName === undefined ? POLICIES[policyName ?? 'balanced'] : policyName
     if (!policy)
-      throw new TypeError(`unknown policy "${String(spec.policy)}"; one of ${Object.keys(POLICIES).join(', ')}`)
-    const job = new Job({ ...spec, policy }, this.host, policy)
+      throw new TypeError(`unknown policy "${String(policyName)}"; one of ${Object.keys(POLICIES).join(', ')}`)
+    const job = new Job(init, this.host, policy)
     this.jobs.add(job)
     job.addEventListener('done', () => this.jobs.delete(job), { once: true })
     return job
@@ -163,20 +175,23 @@ export class ComputeManager {
         }
       }
       if (task.type !== 'kernel') throw new TypeError(`unknown task type "${(task as { type: unknown }).type}"`)
-      if (isOp(task.kernel)) {
-        const r = await this.submit({
-          op: task.kernel,
-          data: task.data,
-          imm: task.params?.imm as number | undefined,
-          key: task.params?.key as Uint8Array | undefined,
-          redundancy: task.redundancy,
-          policy: task.policy,
-          requirements: task.requirements,
-          signal: task.signal,
-        }).result
-        return { ...base, ...r, id: task.id }
-      }
-      return await this.runRegistered(task, t0)
+      const { data, redundancy, requirements, signal } = task
+      const job = isOp(task.kernel)
+        ? this.submit({
+            op: task.kernel,
+            data,
+            imm: task.params?.imm as number | undefined,
+            key: task.params?.key as Uint8Array | undefined,
+            redundancy,
+            policy: task.policy,
+            requirements,
+            signal,
+          })
+        : this.startJob(
+            { kernel: task.kernel, data, params: task.params, redundancy, requirements, signal },
+            task.policy,
+          )
+      return { ...base, ...(await job.result), id: task.id }
     } catch (err) {
       const e = err as Error
       return {
@@ -221,56 +236,6 @@ export class ComputeManager {
     this.executor.stop()
     this.client.stop()
     await this.local.stop()
-  }
-
-  /** A registered (non built-in) kernel: one placement, re-placed on failure. */
-  private async runRegistered(task: Extract<TaskSpec, { type: 'kernel' }>, t0: number): Promise<TaskResult> {
-    const tried = new Set<string>()
-    let last: Error | undefined
-    const policy =
-      typeof task.policy === 'string' || task.policy === undefined ? POLICIES[task.policy ?? 'balanced'] : task.policy
-    for (let attempt = 1; attempt <= 4; attempt++) {
-      const input = task.data
-      const bytes = input instanceof Uint8Array ? input.length : input.length
-      const ctx = { bytes, affinityKey: task.kernel }
-      const cs = this.candidates()
-        .filter((c) => c.caps.kernels.includes(task.kernel) && !tried.has(c.id))
-        .sort((a, b) => policy.score(a, ctx) - policy.score(b, ctx))
-      const c = cs[0]
-      if (!c) throw last ?? new NoEligiblePeerError(`no peer runs kernel "${task.kernel}"`)
-      tried.add(c.id)
-      try {
-        const r = await this.run(
-          c,
-          { op: task.kernel, input, params: task.params ?? {}, deadlineMs: 60_000 },
-          { job: task.id, piece: 0, attempt },
-          task.signal ?? new AbortController().signal,
-        )
-        const run = {
-          peer: c.id,
-          substrate: r.substrate,
-          attempt,
-          ok: true,
-          execMs: r.execMs,
-          wallMs: r.wallMs,
-          costUsd: r.costUsd,
-        }
-        return {
-          id: task.id,
-          success: true,
-          result: r.output,
-          substrate: r.substrate,
-          peers: [c.id],
-          executionTimeMs: performance.now() - t0,
-          costUsd: r.costUsd,
-          pieces: [{ index: 0, offset: 0, length: bytes, ...run, attempts: attempt, runs: [run] }],
-        }
-      } catch (err) {
-        last = err as Error
-        if (task.signal?.aborted) throw last
-      }
-    }
-    throw last as Error
   }
 
   private readonly host: JobHost = {

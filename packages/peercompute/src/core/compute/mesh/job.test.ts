@@ -147,6 +147,19 @@ describe(`Job (in-memory peers, SEED=${SEED})`, () => {
     })
   })
 
+  it('a registered kernel runs as one piece on a peer that lists it, with its params; its output is the result', async () => {
+    const sum: Behaviour = (_op, input, params) => ({ sum: input.reduce((a, b) => a + b, 0) + Number(params.add) })
+    const { h, calls } = host({ plain: {}, owner: { caps: { kernels: ['sum'] }, run: sum } })
+    const res = await new Job(
+      { kernel: 'sum', data: new Uint8Array(300_000).fill(1), params: { add: 5 } },
+      h,
+      POLICIES.balanced,
+    ).result
+    expect(res.result).toEqual({ sum: 300_005 })
+    expect(res.pieces).toHaveLength(1)
+    expect(calls).toEqual([{ peer: 'owner', bytes: 300_000 }])
+  })
+
   it('cancel rejects with AbortError and fires done', async () => {
     const { h } = host({ a: {} })
     const job = submit(h, { op: 'crc32c', data: new Uint8Array(1 << 20), pieceBytes: 1024 })

@@ -1,7 +1,7 @@
 import * as kernels from '@peercompute/kernels'
 import { TypedEventEmitter } from 'main-event'
 import { AbortError, NoEligiblePeerError, PeerComputeError, ResultMismatchError } from '../../errors.js'
-import type { Op, OpResult } from '../../ops.js'
+import { isOp, type Op, type OpResult } from '../../ops.js'
 import type { RangeInput } from '../range-fetch.js'
 import { type Candidate, expectedMs, type PieceContext, type SchedulerPolicy } from './policies.js'
 
@@ -42,6 +42,14 @@ export interface JobSpec {
   signal?: AbortSignal
 }
 
+/**
+ * A job as a Job runs it: a built-in op over a range (split into pieces), or a
+ * registered kernel by name (one piece: its input is the kernel's, its output the result).
+ */
+export type JobInit =
+  | JobSpec
+  | (Omit<JobSpec, 'op' | 'imm' | 'key'> & { kernel: string; params?: Record<string, unknown> })
+
 /** One attempt of a piece on one peer. */
 export interface PieceRun {
   peer: string
@@ -75,6 +83,7 @@ export interface PieceReport {
 /** What a finished job returns. */
 export interface JobResult {
   success: true
+  /** The combined result (a registered kernel's job: that kernel's output). */
   result: OpResult
   /** The substrate every piece ran on, or `mixed`. */
   substrate: string
@@ -113,7 +122,8 @@ export interface JobHost {
   run(
     c: Candidate,
     task: {
-      op: Op
+      /** A built-in op or a registered kernel's name. */
+      op: string
       input: Uint8Array | RangeInput
       params: Record<string, unknown>
       deadlineMs: number
@@ -170,7 +180,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
   readonly id: string
   /** Settles with the result, or rejects with a typed error. */
   readonly result: Promise<JobResult>
-  private readonly spec: JobSpec
+  private readonly spec: JobInit
+  /** The kernel every piece runs. */
+  private readonly kernel: string
+  /** The built-in op, if the kernel is one (then pieces split and combine per op). */
+  private readonly op?: Op
   private readonly host: JobHost
   private readonly policy: SchedulerPolicy
   private readonly total: number
@@ -189,16 +203,18 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private resolve!: (r: JobResult) => void
   private reject!: (e: Error) => void
 
-  constructor(spec: JobSpec, host: JobHost, policy: SchedulerPolicy) {
+  constructor(spec: JobInit, host: JobHost, policy: SchedulerPolicy) {
     super()
     this.id = `job-${++jobCounter}-${Date.now().toString(36)}`
     this.spec = spec
+    this.kernel = 'op' in spec ? spec.op : spec.kernel
+    if (isOp(this.kernel) && 'op' in spec) this.op = this.kernel
     this.host = host
     this.policy = policy
     const d = spec.data
     this.total = d instanceof Uint8Array ? d.length : d.length
     this.base = d instanceof Uint8Array ? 0 : (d.offset ?? 0)
-    if (spec.op === 'xor' || spec.op === 'add') this.out = new Uint8Array(this.total)
+    if (this.op === 'xor' || this.op === 'add') this.out = new Uint8Array(this.total)
     this.result = new Promise<JobResult>((res, rej) => {
       this.resolve = res
       this.reject = rej
@@ -230,7 +246,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private get sequential(): boolean {
-    return this.spec.op === 'fnv64' // each piece is seeded with the state after the one before
+    return this.op === 'fnv64' // each piece is seeded with the state after the one before
   }
 
   /** Candidates that meet the job's needs; those sitting out (unreachable lately) only with `resting`. */
@@ -242,7 +258,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
       if (this.liars.has(c.id)) return false
       if (this.spec.includeLocal === false && c.local) return false
       if (this.spec.peers && !this.spec.peers.includes(c.id)) return false
-      if (!c.caps.kernels.includes(this.spec.op)) return false
+      if (!c.caps.kernels.includes(this.kernel)) return false
       if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
       if (req.gpu && !c.caps.gpu) return false
       if (req.maxDurationS !== undefined && expectedMs(c, piece) > req.maxDurationS * 1000) return false
@@ -271,7 +287,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
         piece = this.cut(size)
       }
       if (!piece) break
-      const ctx = { bytes: piece.length, affinityKey: this.spec.affinityKey ?? this.spec.op }
+      const ctx = { bytes: piece.length, affinityKey: this.spec.affinityKey ?? this.kernel }
       const all = this.eligible(ctx)
       const fresh = all.filter((c) => !piece.running.has(c.id) && !piece.ok.some((o) => o.peer === c.id))
       let usable = fresh.filter((c) => !piece.excluded.has(c.id))
@@ -297,7 +313,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
         this.fail(
           new NoEligiblePeerError(
             all.length === 0
-              ? `no peer runs ${this.spec.op} with the job's requirements`
+              ? `no peer runs ${this.kernel} with the job's requirements`
               : `piece ${piece.index} needs ${this.redundancy} distinct peers; ${all.length} eligible`,
           ),
         )
@@ -332,8 +348,9 @@ export class Job extends TypedEventEmitter<JobEvents> {
   /** The size of the next piece to cut, or -1 if nothing can take it now. */
   private nextSize(): number {
     const remaining = this.total - this.cursor
+    if (!this.op) return remaining // a registered kernel's input is not ours to split
     if (this.spec.pieceBytes) return Math.min(this.spec.pieceBytes, remaining)
-    const ctx = { bytes: Math.min(DEFAULT_PIECE, remaining), affinityKey: this.spec.affinityKey ?? this.spec.op }
+    const ctx = { bytes: Math.min(DEFAULT_PIECE, remaining), affinityKey: this.spec.affinityKey ?? this.kernel }
     const all = this.eligible(ctx)
     const free = all.filter((c) => c.inflight < c.slots)
     if (all.length === 0) {
@@ -390,9 +407,10 @@ export class Job extends TypedEventEmitter<JobEvents> {
     this.ac.signal.addEventListener('abort', onAbort, { once: true })
     p.running.set(c.id, ac)
     const attempt = p.runs.length + 1
-    const params: Record<string, unknown> = {}
-    if (this.spec.imm !== undefined) params.imm = this.spec.imm
-    if (this.spec.key !== undefined) params.key = keyAt(this.spec.key, p.offset)
+    const spec = this.spec
+    const params: Record<string, unknown> = 'op' in spec ? {} : { ...spec.params }
+    if ('op' in spec && spec.imm !== undefined) params.imm = spec.imm
+    if ('op' in spec && spec.key !== undefined) params.key = keyAt(spec.key, p.offset)
     if (p.seed !== undefined) params.seed = p.seed
     const deadlineMs = this.spec.requirements?.maxDurationS
       ? this.spec.requirements.maxDurationS * 1000
@@ -401,7 +419,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
       .run(
         c,
         {
-          op: this.spec.op,
+          op: this.kernel,
           input: this.input(p),
           params,
           deadlineMs,
@@ -541,7 +559,9 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private combine(pieces: Piece[]): OpResult {
-    switch (this.spec.op) {
+    switch (this.op) {
+      case undefined:
+        return pieces[0]?.accepted as OpResult
       case 'counteq':
         return pieces.reduce((s, p) => s + (p.accepted as number), 0)
       case 'crc32c':
