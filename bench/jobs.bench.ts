@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Stream } from '@libp2p/interface'
 import { createNode, type NodeCreateOptions, type NodeKernel } from 'peercompute'
+import { startWorkerProcess } from '../test/integration/helpers.ts'
 import { killOnExit, startRelayProcess, stopProcess } from './lib/processes.ts'
 
 const DEADLINE = Date.now() + 15 * 60_000
@@ -24,7 +25,6 @@ const guard = setTimeout(() => {
 guard.unref()
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-bench-jobs-'))
-const cli = fileURLToPath(new URL('../packages/peercompute/dist/node/cli/main.js', import.meta.url))
 const LOOP: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
   connectionGater: { denyDialMultiaddr: async () => false },
@@ -138,24 +138,13 @@ async function rangeServer(size: number): Promise<{ url: string; proc: ChildProc
   return { url, proc }
 }
 
+/** `n` CLI worker processes, killed with this process if it dies. */
 async function workers(n: number, relay: string): Promise<Array<{ proc: ChildProcess; id: string }>> {
   return Promise.all(
     Array.from({ length: n }, async () => {
-      const proc = killOnExit(
-        spawn(process.execPath, [cli, 'worker', '--relay', relay, '--loopback', '--max-workers', '1', '--no-gpu'], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        }),
-      )
-      const id = await new Promise<string>((res, rej) => {
-        let out = ''
-        proc.stdout?.on('data', (b: Buffer) => {
-          out += b
-          const m = /worker (\S+) ready/.exec(out)
-          if (m) res(m[1])
-        })
-        proc.once('exit', () => rej(new Error('worker died')))
-      })
-      return { proc, id }
+      const w = await startWorkerProcess(relay)
+      killOnExit(w.proc)
+      return w
     }),
   )
 }

@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { networkInterfaces } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type Relay, startRelay } from '@peercompute/relay'
 import {
@@ -105,4 +107,32 @@ export async function startNodes(
       return node
     }),
   )
+}
+
+/** The built `peercompute` CLI. */
+export const CLI = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
+
+/**
+ * Starts `peercompute worker` on `relay` in its own process (loopback, one
+ * worker thread, no GPU) and resolves with it and its peer id once it is ready.
+ * The caller stops it by its pid.
+ */
+export async function startWorkerProcess(relay: string): Promise<{ proc: ChildProcess; id: string }> {
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'worker', '--relay', relay, '--loopback', '--max-workers', '1', '--no-gpu'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  const id = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    proc.stdout?.on('data', (b: Buffer) => {
+      out += b
+      const m = /worker (\S+) ready/.exec(out)
+      if (m) resolve(m[1])
+    })
+    proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)))
+  })
+  return { proc, id }
 }

@@ -1,15 +1,14 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
 import { createNode, encodeFrame, encodeTaskMessage, type NodeKernel, OPS, runOp, TASK_PROTOCOL } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loopbackOnly, startNodes, TEST_PEER, testRelay, waitFor } from './helpers.js'
+import { CLI, loopbackOnly, startNodes, startWorkerProcess, TEST_PEER, testRelay, waitFor } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -201,29 +200,13 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
   it('a worker SIGKILLed mid-job: its pieces are placed again and the result is right', async () => {
     const r = await testRelay()
     cleanups.push(() => r.stop())
-    const cli = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
-    const workers: Array<{ child: ChildProcess; id: string }> = []
+    const workers: Array<{ proc: ChildProcess; id: string }> = []
     for (let i = 0; i < 3; i++) {
-      const child = spawn(
-        process.execPath,
-        [cli, 'worker', '--relay', r.wsAddr, '--loopback', '--max-workers', '1', '--no-gpu'],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      )
+      const w = await startWorkerProcess(r.wsAddr)
       cleanups.push(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+        if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL')
       })
-      const id = await new Promise<string>((res, rej) => {
-        let buf = ''
-        child.stdout?.on('data', (b: Buffer) => {
-          buf += b
-          const m = /worker (\S+) ready/.exec(buf)
-          if (m) res(m[1])
-        })
-        child.once('exit', (code) => rej(new Error(`worker exited (${code})`)))
-      })
-      workers.push({ child, id })
+      workers.push(w)
     }
     const [submitter] = await startNodes(1, r.wsAddr)
     cleanups.push(() => submitter.stop())
@@ -244,7 +227,7 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     job.addEventListener('piece', (e) => {
       if (!killed && e.detail.peer === victim.id) {
         killed = true
-        victim.child.kill('SIGKILL')
+        victim.proc.kill('SIGKILL')
       }
     })
     const res = await job.result
@@ -349,16 +332,15 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     const file = join(dir, 'data.bin')
     const data = bytes(3 * 1024 * 1024 + 1, 8)
     writeFileSync(file, data)
-    const cli = fileURLToPath(new URL('../../packages/peercompute/dist/node/cli/main.js', import.meta.url))
     const args = ['submit', '--relay', relay.wsAddr, '--loopback', '--op', 'crc32c', '--file', file, '--no-local']
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--json', '--no-gpu'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args, '--json', '--no-gpu'], {
       timeout: 60_000,
     })
     const r = JSON.parse(stdout)
     expect(r.result).toBe(kernels.crc32c(data))
     expect(r.peers).toEqual([nodes[0].peerId])
     expect(r.pieces.reduce((n: number, p: { length: number }) => n + p.length, 0)).toBe(data.length)
-    const table = await promisify(execFile)(process.execPath, [cli, ...args, '--no-gpu'], { timeout: 60_000 })
+    const table = await promisify(execFile)(process.execPath, [CLI, ...args, '--no-gpu'], { timeout: 60_000 })
     expect(table.stdout).toMatch(new RegExp(`crc32c = 0x${kernels.crc32c(data).toString(16).padStart(8, '0')}`))
     expect(table.stdout).toMatch(/piece\s+offset\s+length\s+peer/)
   })

@@ -123,11 +123,15 @@ describe(`Job (in-memory peers, SEED=${SEED})`, () => {
     const lie: Behaviour = (op, input, params) => ((runOp(op as never, input, params as never) as number) + 1) >>> 0
     const one = host({ a: {}, b: {}, liar: { run: lie } })
     const data = prng(SEED + 3).bytes(50_000)
-    const res = await submit(one.h, { op: 'crc32c', data, redundancy: 2, policy: 'sticky', affinityKey: 'x' }).result
+    // the liar ranks first, so every piece runs on it and one honest peer, disagrees, and a third run decides
+    const liarFirst = { name: 'liar-first', score: (c: Candidate) => (c.id === 'liar' ? 0 : 1) }
+    const res = await new Job({ op: 'crc32c', data, redundancy: 2, pieceBytes: 10_000 }, one.h, liarFirst).result
     expect(res.result).toBe(kernels.crc32c(data))
-    // every piece ran twice at least; the liar, wherever it ran, lost the vote
-    for (const p of res.pieces) expect(p.runs.filter((r) => r.ok).length).toBeGreaterThanOrEqual(2)
-    if (res.liars.length) expect(res.liars).toEqual(['liar'])
+    expect(res.liars).toEqual(['liar'])
+    for (const p of res.pieces) {
+      expect(p.runs.filter((r) => r.ok)).toHaveLength(3)
+      expect(p.peer).not.toBe('liar')
+    }
     const two = host({ liar1: { run: lie }, liar2: { run: () => 7 } })
     await expect(submit(two.h, { op: 'crc32c', data, redundancy: 2 }).result).rejects.toMatchObject({
       name: 'ResultMismatchError',
