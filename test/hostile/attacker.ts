@@ -37,11 +37,12 @@ export interface Attacker {
 
 /**
  * Starts an attacker that may dial loopback addresses (the victims' relays and
- * peers in the test), over TCP, WebSockets and circuit relay.
+ * peers in the test), over TCP, WebSockets and circuit relay. `listen` (e.g.
+ * `['/ip4/127.0.0.1/tcp/0']`) lets victims dial it, to serve them a protocol.
  */
-export async function startAttacker(): Promise<Attacker> {
+export async function startAttacker(opts: { listen?: string[] } = {}): Promise<Attacker> {
   const node = await createLibp2p({
-    addresses: { listen: [] },
+    addresses: { listen: opts.listen ?? [] },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
