@@ -150,7 +150,7 @@ const ATTACKS: Record<string, Attack> = {
                       : encodeRegistryMessage({ type: 'mesh', links: [] })
               if (!(await put(s, m))) break
             }
-            await s.stream.close().catch(() => {})
+            s.stream.abort(new Error('reopen'))
           }
         }),
       ),
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
       `${during.toFixed(0)} MiB/s (${(during / base).toFixed(2)}× of ${base.toFixed(0)})`,
       alive ? 'yes' : 'NO',
     ])
-    console.log(`${name}: done`)
+    console.log(rows[rows.length - 1].join(' | '))
   }
   const head = ['attack', 'victim RSS idle → peak', 'relay RSS idle → peak', 'honest throughput during', 'both alive']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
