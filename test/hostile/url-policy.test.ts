@@ -12,7 +12,7 @@ import {
   encodeTaskMessage,
   type NodeKernel,
   TASK_PROTOCOL,
-  type TaskMessage,
+  type TaskWireMessage,
 } from 'peercompute'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loopbackOnly, startNodes, TEST_PEER, testRelay, waitFor } from '../integration/helpers.js'
@@ -144,7 +144,7 @@ describe.skipIf(!loopbackOnly)('URL sources from a remote peer: the executor’s
       `http://[::1]:${server.port}/x`,
     ]
     spellings.forEach((url, i) => {
-      const m: TaskMessage = {
+      const m: TaskWireMessage = {
         type: 'request',
         id: i + 1,
         header: { kernel: 'crc32c', source: { kind: 'url', url, offset: 0, length: 16 }, deadlineMs: 10_000 },
