@@ -134,8 +134,8 @@ describe.skipIf(!haveChromium)('a node in Chromium', () => {
 async function serveCors(data: Uint8Array): Promise<{ href: string; close(): Promise<void> }> {
   const cors = {
     'access-control-allow-origin': '*',
-    'access-control-allow-headers': 'range',
-    'access-control-expose-headers': 'content-range, content-length',
+    'access-control-allow-headers': 'range, if-match, if-unmodified-since',
+    'access-control-expose-headers': 'content-range, content-length, etag',
   }
   const server: Server = createServer((req, res) => {
     if (req.method === 'OPTIONS') {

@@ -23,6 +23,8 @@ async function start(): Promise<NodePage> {
     heartbeatMs: 1000,
     relayBackoff: { initialMs: 200, maxMs: 2000 },
     statusIntervalMs: 500,
+    // a page served from this machine is a local demo: its URL sources may be on loopback too
+    urlPolicy: { allowPrivate: location.hostname === '127.0.0.1' || location.hostname === 'localhost' },
   })
   await node.start()
   const notes = node.state.map('notes')

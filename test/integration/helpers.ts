@@ -102,7 +102,14 @@ export async function startNodes(
 ): Promise<NodeKernel[]> {
   return Promise.all(
     Array.from({ length: n }, async () => {
-      const node = await createNode({ ...TEST_PEER, enableWebGPU: false, maxWorkers: 1, relays: [relayAddr], ...extra })
+      const node = await createNode({
+        ...TEST_PEER,
+        urlPolicy: { allowPrivate: true },
+        enableWebGPU: false,
+        maxWorkers: 1,
+        relays: [relayAddr],
+        ...extra,
+      })
       await node.start()
       return node
     }),

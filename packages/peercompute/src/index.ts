@@ -14,6 +14,7 @@
  * ```
  */
 export * as kernels from '@peercompute/kernels'
+export { fetchRangeTransport } from './core/compute/fetch-range-transport.js'
 export {
   GpuExecutor,
   type GpuExecutorInit,
@@ -76,8 +77,29 @@ export {
 } from './core/compute/mesh/task-executor.js'
 export type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './core/compute/messages.js'
 export { PriorityTaskQueue, type Queued, type TaskQueue } from './core/compute/queue.js'
-export { fetchRange, isRangeInput, type RangeInput } from './core/compute/range-fetch.js'
 export {
+  type ContentPin,
+  type FetchRangeOptions,
+  fetchRange,
+  isHttpDate,
+  isRangeInput,
+  isStrongEtag,
+  type RangeInput,
+  type RangeRequest,
+  type RangeResponse,
+  type RangeTransport,
+} from './core/compute/range-fetch.js'
+export {
+  checkAddress,
+  checkUrl,
+  isMetadataHost,
+  type ResolvedUrlPolicy,
+  resolveUrlPolicy,
+  URL_POLICY_DEFAULTS,
+  type UrlPolicy,
+} from './core/compute/url-policy.js'
+export {
+  type PoolRunOutcome,
   type PoolStats,
   type PoolTask,
   type RunOptions,
@@ -89,6 +111,7 @@ export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compu
 export * from './core/errors.js'
 export { type NodeEvents, NodeKernel, type NodeKernelInit, type NodeStatus } from './core/kernel/node-kernel.js'
 export { checkNodeOptions, type NodeOptions, type StorageMode } from './core/kernel/options.js'
+export { type IpKind, ipKind, isPublicIp, parseIp } from './core/net-ranges.js'
 export { Backoff, type BackoffInit } from './core/network/backoff.js'
 export { type MeshLibp2pInit, meshLibp2pOptions } from './core/network/libp2p-options.js'
 export {

@@ -30,7 +30,11 @@ export async function createNode(options: BrowserNodeOptions): Promise<NodeKerne
   return assembleNode({
     options,
     local: new LocalCompute({
-      pool: createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction }),
+      pool: createWorkerPool({
+        maxWorkers: options.maxWorkers,
+        maxCpuFraction: options.maxCpuFraction,
+        urlPolicy: options.urlPolicy,
+      }),
       gpu: adapter && nav.gpu ? new GpuExecutor({ gpu: nav.gpu }) : undefined,
       enableWebGPU: options.enableWebGPU,
     }),

@@ -123,3 +123,13 @@ export function errorFromName(name: string, message: string): PeerComputeError {
   const C = Object.hasOwn(BY_NAME, name) ? BY_NAME[name] : undefined
   return C ? new C(message) : new KernelError(message, name)
 }
+
+/**
+ * A URL source this node's URL policy does not allow (a scheme other than
+ * http(s), userinfo, an origin off the allow-list, or a host that is or
+ * resolves to a loopback, private, link-local or other non-public address).
+ * Raised before any connection is opened.
+ */
+export class UrlNotAllowedError extends PeerComputeError {
+  override name = 'UrlNotAllowedError'
+}

@@ -88,5 +88,29 @@ interface Response {
 }
 declare function fetch(
   url: string,
-  init?: { headers?: Record<string, string>; signal?: AbortSignal; method?: string },
+  init?: {
+    headers?: Record<string, string>
+    signal?: AbortSignal
+    method?: string
+    credentials?: 'omit' | 'same-origin' | 'include'
+    redirect?: 'follow' | 'error' | 'manual'
+    referrerPolicy?: 'no-referrer'
+    mode?: 'cors' | 'same-origin' | 'no-cors'
+    cache?: 'no-store' | 'default'
+  },
 ): Promise<Response>
+declare class URL {
+  constructor(url: string, base?: string | URL)
+  readonly href: string
+  readonly origin: string
+  readonly protocol: string
+  readonly username: string
+  readonly password: string
+  readonly host: string
+  readonly hostname: string
+  readonly port: string
+  readonly pathname: string
+  readonly search: string
+  readonly hash: string
+  toString(): string
+}

@@ -35,7 +35,11 @@ export async function createNode(options: NodeCreateOptions): Promise<NodeKernel
   return assembleNode({
     options,
     local: new LocalCompute({
-      pool: createWorkerPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction }),
+      pool: createWorkerPool({
+        maxWorkers: options.maxWorkers,
+        maxCpuFraction: options.maxCpuFraction,
+        urlPolicy: options.urlPolicy,
+      }),
       gpu: gpu ? new GpuExecutor({ gpu }) : undefined,
       enableWebGPU: options.enableWebGPU,
     }),

@@ -1,4 +1,5 @@
 // The entry file of every pool worker in a browser (a module Web Worker).
+import { fetchRangeTransport } from '../../core/compute/fetch-range-transport.js'
 import type { FromWorker, ToWorker } from '../../core/compute/messages.js'
 import { startWorkerRuntime } from '../../core/compute/worker-runtime.js'
 
@@ -10,4 +11,5 @@ startWorkerRuntime({
     scope.onmessage = (e: MessageEvent<ToWorker>) => cb(e.data)
   },
   importModule: (url) => import(/* @vite-ignore */ url),
+  transport: fetchRangeTransport,
 })

@@ -1,6 +1,8 @@
 import { GpuDeviceLostError, GpuUnavailableError } from '../errors.js'
 import { OPS, type Op } from '../ops.js'
 import type { GpuExecutor, GpuOp, WgslTask } from './gpu/gpu-executor.js'
+import { type ContentPin, isRangeInput } from './range-fetch.js'
+import { checkUrl } from './url-policy.js'
 import type { PoolStats, RunOptions, WorkerPool } from './worker-pool.js'
 
 /** Where a task ran on this machine. */
@@ -70,12 +72,23 @@ export class LocalCompute {
     this.pool.registerKernel(name, moduleUrl)
   }
 
-  /** Runs kernel `kernel` over `input`; says where it ran. */
+  /**
+   * Runs kernel `kernel` over `input`; says where it ran and, for a URL range,
+   * which version of the content it read (`validator`: pin the job's other
+   * ranges to it). A URL this node's policy refuses is a `UrlNotAllowedError`,
+   * whoever asked.
+   */
   async run(
     kernel: Op | string,
     input: unknown,
     opts: LocalRunOptions = {},
-  ): Promise<{ output: unknown; substrate: LocalSubstrate }> {
+  ): Promise<{ output: unknown; substrate: LocalSubstrate; validator?: ContentPin }> {
+    if (isRangeInput(input)) {
+      // refused here without a worker hop when the URL alone tells; the worker checks again, resolved addresses too
+      checkUrl(input.url, this.pool.urlPolicy)
+      const r = await this.pool.runWithValidator(kernel, input, opts)
+      return { ...r, substrate: 'cpu' }
+    }
     if (opts.prefer === 'gpu' && this.gpuUsable && this.gpu && GPU_OPS.has(kernel) && input instanceof Uint8Array) {
       try {
         const output = await this.gpu.runBuiltin(

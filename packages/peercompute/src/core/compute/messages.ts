@@ -2,6 +2,9 @@
 // postMessage per burst, not per task, so tiny tasks are not dominated by
 // thread wake-ups.
 
+import type { ContentPin } from './range-fetch.js'
+import type { UrlPolicy } from './url-policy.js'
+
 /** One task for a worker. */
 export interface TaskMessage {
   id: number
@@ -12,13 +15,16 @@ export interface TaskMessage {
 
 /** Pool → worker. */
 export type ToWorker =
+  /** The first message to every worker: the node's settings it enforces (a worker that gets none uses the defaults). */
+  | { type: 'init'; urlPolicy: UrlPolicy }
   | { type: 'tasks'; tasks: TaskMessage[] }
   | { type: 'cancel'; id: number }
   | { type: 'register'; name: string; moduleUrl: string }
 
 /** A task's outcome as a worker reports it. */
 export type TaskOutcome =
-  | { id: number; ok: true; output: unknown }
+  /** `validator`: for a URL range, the content's ETag or Last-Modified as the response gave it. */
+  | { id: number; ok: true; output: unknown; validator?: ContentPin }
   | { id: number; ok: false; errorName: string; message: string; notFound?: boolean }
 
 /** Worker → pool. */

@@ -5,10 +5,13 @@ import {
   QueueFullError,
   StoppedError,
   TaskTimeoutError,
+  UrlNotAllowedError,
   WorkerCrashedError,
 } from '../errors.js'
 import type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './messages.js'
 import { PriorityTaskQueue, type Queued, type TaskQueue } from './queue.js'
+import type { ContentPin } from './range-fetch.js'
+import { type ResolvedUrlPolicy, resolveUrlPolicy, type UrlPolicy, urlPolicyToInit } from './url-policy.js'
 
 /** What the pool needs of one worker; the platform (Node, browser) provides it. */
 export interface WorkerHandle {
@@ -36,6 +39,8 @@ export interface WorkerPoolInit {
   maxPipeline?: number
   /** The queue (default: priority, then FIFO). */
   queue?: TaskQueue<PoolTask>
+  /** Which URLs the workers fetch for URL-range inputs (default: public http(s) hosts only). */
+  urlPolicy?: UrlPolicy
 }
 
 /** Per-task options. */
@@ -49,6 +54,12 @@ export interface RunOptions {
   timeoutMs?: number
   /** Buffers moved to the worker rather than copied (the caller loses them). */
   transfer?: ArrayBuffer[]
+}
+
+/** What a task gave: its output and, for a URL range, the content's validator. */
+export interface PoolRunOutcome<T = unknown> {
+  output: T
+  validator?: ContentPin
 }
 
 /** Counters for status reports. */
@@ -69,7 +80,7 @@ export interface PoolTask extends Queued {
   readonly input: unknown
   readonly params: unknown
   readonly transfer: ArrayBuffer[]
-  readonly resolve: (v: unknown) => void
+  readonly resolve: (v: unknown, validator?: ContentPin) => void
   readonly reject: (e: Error) => void
   settled: boolean
   slot?: Slot
@@ -97,6 +108,8 @@ const DEFAULTS = { maxQueue: 10_000, abortGraceMs: 250, maxPipeline: 64 }
  */
 export class WorkerPool {
   readonly maxWorkers: number
+  /** The URL policy every worker enforces. */
+  readonly urlPolicy: ResolvedUrlPolicy
   private readonly init: WorkerPoolInit & typeof DEFAULTS
   private readonly queue: TaskQueue<PoolTask>
   private readonly slots: Slot[] = []
@@ -120,6 +133,7 @@ export class WorkerPool {
     }
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxWorkers must be an integer ≥ 1, got ${max}`)
     this.maxWorkers = max
+    this.urlPolicy = resolveUrlPolicy(init.urlPolicy)
     this.queue = init.queue ?? new PriorityTaskQueue<PoolTask>()
   }
 
@@ -138,12 +152,28 @@ export class WorkerPool {
 
   /** Runs kernel `kernel` over `input` on some worker. */
   run<T = unknown>(kernel: string, input: unknown, opts: RunOptions = {}): Promise<T> {
+    return this.submit(kernel, input, opts, (output) => output as T)
+  }
+
+  /** Like `run`, and also says which version of a URL range's content the output came from. */
+  runWithValidator<T = unknown>(kernel: string, input: unknown, opts: RunOptions = {}): Promise<PoolRunOutcome<T>> {
+    return this.submit(kernel, input, opts, (output, validator) =>
+      validator ? { output: output as T, validator } : { output: output as T },
+    )
+  }
+
+  private submit<R>(
+    kernel: string,
+    input: unknown,
+    opts: RunOptions,
+    shape: (output: unknown, validator?: ContentPin) => R,
+  ): Promise<R> {
     if (this.stopped) return Promise.reject(new StoppedError('the pool is stopped'))
     if (opts.signal?.aborted) return Promise.reject(new AbortError('aborted before it was queued'))
     if (this.queue.size >= this.init.maxQueue) {
       return Promise.reject(new QueueFullError(`the queue is full (${this.init.maxQueue} tasks waiting)`))
     }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const task: PoolTask = {
         id: this.nextId++,
         seq: this.nextId,
@@ -152,7 +182,7 @@ export class WorkerPool {
         input,
         params: opts.params,
         transfer: opts.transfer ?? [],
-        resolve: resolve as (v: unknown) => void,
+        resolve: (output, validator) => resolve(shape(output, validator)),
         reject,
         settled: false,
         sentAt: 0,
@@ -210,7 +240,7 @@ export class WorkerPool {
     }
   }
 
-  private settle(task: PoolTask, err: Error | undefined, output?: unknown): void {
+  private settle(task: PoolTask, err: Error | undefined, output?: unknown, validator?: ContentPin): void {
     if (task.settled) return
     task.settled = true
     task.cleanup?.()
@@ -219,7 +249,7 @@ export class WorkerPool {
       task.reject(err)
     } else {
       this.completed++
-      task.resolve(output)
+      task.resolve(output, validator)
     }
   }
 
@@ -306,6 +336,7 @@ export class WorkerPool {
   private spawn(): Slot {
     const slot: Slot = { handle: this.init.createWorker(), inflight: new Map(), outbox: [], alive: true }
     this.slots.push(slot)
+    slot.handle.post({ type: 'init', urlPolicy: urlPolicyToInit(this.urlPolicy) }, [])
     for (const [name, moduleUrl] of this.registrations) slot.handle.post({ type: 'register', name, moduleUrl }, [])
     slot.handle.start(
       (msg) => this.onResults(slot, msg.results),
@@ -322,7 +353,7 @@ export class WorkerPool {
       slot.inflight.delete(r.id)
       const ms = now - task.sentAt
       slot.avgMs = slot.avgMs === undefined ? ms / results.length : slot.avgMs * 0.8 + (ms / results.length) * 0.2
-      if (r.ok) this.settle(task, undefined, r.output)
+      if (r.ok) this.settle(task, undefined, r.output, r.validator)
       else this.settle(task, toError(r))
     }
     this.dispatch()
@@ -372,6 +403,8 @@ export class WorkerPool {
 
 function toError(r: Extract<TaskOutcome, { ok: false }>): Error {
   if (r.notFound) return new KernelNotFoundError(`no kernel named ${JSON.stringify(r.message)} is registered`)
+  // our own worker's refusal keeps its class (errorFromName rebuilds only names a peer may send)
+  if (r.errorName === 'UrlNotAllowedError') return new UrlNotAllowedError(r.message)
   return errorFromName(r.errorName, r.message)
 }
 

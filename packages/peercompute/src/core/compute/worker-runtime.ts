@@ -1,13 +1,16 @@
 import * as kernels from '@peercompute/kernels'
 import { isOp, type Op } from '../ops.js'
 import type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './messages.js'
-import { fetchRange, isRangeInput, type RangeInput } from './range-fetch.js'
+import { type ContentPin, fetchRange, isRangeInput, type RangeInput, type RangeTransport } from './range-fetch.js'
+import { type ResolvedUrlPolicy, resolveUrlPolicy } from './url-policy.js'
 
-/** What a worker needs from its platform: a port to the pool and a module loader. */
+/** What a worker needs from its platform: a port to the pool, a module loader and an HTTP client for URL ranges. */
 export interface WorkerPort {
   post(msg: FromWorker, transfer: ArrayBuffer[]): void
   onMessage(cb: (msg: ToWorker) => void): void
   importModule(url: string): Promise<Record<string, unknown>>
+  /** Fetches URL ranges under the node's URL policy (see `RangeTransport`). */
+  transport: RangeTransport
 }
 
 /** A kernel's signature: input and params in, output out (or a promise of it). */
@@ -44,14 +47,14 @@ async function builtinOverRange(
   op: Op,
   range: RangeInput,
   params: BuiltinParams | undefined,
-  signal: AbortSignal,
-): Promise<unknown> {
+  fetching: { transport: RangeTransport; policy: ResolvedUrlPolicy; signal: AbortSignal },
+): Promise<{ output: unknown; validator?: ContentPin }> {
   const buf = kernels.alloc(range.length)
   try {
-    await fetchRange(range, () => buf.bytes, signal)
+    const validator = await fetchRange(range, () => buf.bytes, fetching)
     const out = builtin(op, buf.bytes, params)
     // xor/add wrote in place into wasm memory: hand back a copy that can travel
-    return out instanceof Uint8Array ? out.slice() : out
+    return { output: out instanceof Uint8Array ? out.slice() : out, ...(validator ? { validator } : {}) }
   } finally {
     buf.free()
   }
@@ -76,6 +79,8 @@ export function startWorkerRuntime(port: WorkerPort): void {
   const pending = new Set<number>()
   const cancelled = new Set<number>()
   const running = new Map<number, AbortController>()
+  // the strictest policy until the pool says otherwise (it sends `init` first)
+  let policy = resolveUrlPolicy(undefined)
 
   const load = (name: string): Promise<KernelFn> | undefined => {
     const url = registered.get(name)
@@ -99,8 +104,12 @@ export function startWorkerRuntime(port: WorkerPort): void {
         const ac = new AbortController()
         running.set(t.id, ac)
         try {
-          const output = await builtinOverRange(t.kernel, t.input, t.params as BuiltinParams, ac.signal)
-          return { id: t.id, ok: true, output }
+          const r = await builtinOverRange(t.kernel, t.input, t.params as BuiltinParams, {
+            transport: port.transport,
+            policy,
+            signal: ac.signal,
+          })
+          return { id: t.id, ok: true, ...r }
         } finally {
           running.delete(t.id)
         }
@@ -137,6 +146,13 @@ export function startWorkerRuntime(port: WorkerPort): void {
 
   port.onMessage(async (msg) => {
     switch (msg.type) {
+      case 'init':
+        try {
+          policy = resolveUrlPolicy(msg.urlPolicy)
+        } catch {
+          policy = resolveUrlPolicy(undefined) // the pool checked it; should it not parse, the strictest
+        }
+        return
       case 'register':
         registered.set(msg.name, msg.moduleUrl)
         loaded.delete(msg.name)

@@ -1,4 +1,5 @@
 import type { TaskLimits } from '../compute/mesh/task-executor.js'
+import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
 import { UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
 import type { Membership } from '../state/state-manager.js'
@@ -27,6 +28,11 @@ export interface NodeOptions {
   maxWorkers?: number
   /** Most of the cores to use, as a fraction (volunteers). */
   maxCpuFraction?: number
+  /**
+   * Which URLs this node fetches for URL-range inputs, for any peer's task and
+   * its own (default: public http(s) hosts only). See `UrlPolicy`.
+   */
+  urlPolicy?: UrlPolicy
   /** Limits on tasks from other peers. */
   limits?: Partial<TaskLimits>
   /** How often the `status` event fires and presence is refreshed, ms (default 5,000). */
@@ -55,4 +61,5 @@ export function checkNodeOptions(o: NodeOptions): void {
     throw new TypeError(`storageMode must be 'memory' or 'local'; got ${String(o.storageMode)}`)
   if (o.room !== undefined && (typeof o.room !== 'string' || !/^[\w.-]{1,64}$/.test(o.room)))
     throw new TypeError('room must be 1 to 64 letters, digits, _ . or -')
+  resolveUrlPolicy(o.urlPolicy) // throws a TypeError that names the bad field
 }

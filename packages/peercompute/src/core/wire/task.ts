@@ -1,3 +1,4 @@
+import { type ContentPin, isHttpDate, isStrongEtag } from '../compute/range-fetch.js'
 import { ProtocolError } from '../errors.js'
 import { concatBytes, encodeVarint } from './frames.js'
 import { int, num, obj, oneOf, parseJson, str } from './validate.js'
@@ -19,8 +20,11 @@ export const TASK_ID_MAX = 0xffff_ffff
 export type TaskSource =
   /** `length` bytes that follow the request in data frames (and in the request frame itself). */
   | { kind: 'inline'; length: number }
-  /** The executor fetches `length` bytes at `offset` with an HTTP Range request. */
-  | { kind: 'url'; url: string; offset: number; length: number }
+  /**
+   * The executor fetches `length` bytes at `offset` with an HTTP Range request;
+   * with `pin`, only from that version of the content (else `DataSourceError`).
+   */
+  | { kind: 'url'; url: string; offset: number; length: number; pin?: ContentPin }
 
 /** Parameters of a built-in kernel (a registered kernel's are any JSON object). */
 export interface TaskParams {
@@ -53,6 +57,8 @@ export type TaskResultHeader = (
   /** Time the kernel ran on the executor, ms (fetching the input included). */
   execMs: number
   substrate: 'cpu' | 'webgpu'
+  /** For a URL source: the content's validator as the executor's response gave it (pins the job's other ranges). */
+  validator?: ContentPin
 }
 
 /** Every task message. */
@@ -156,10 +162,13 @@ function requestHeader(h: Record<string, unknown>): TaskRequestHeader {
   const s = obj(h.source, 'source')
   const kind = oneOf(s.kind, 'source.kind', ['inline', 'url'] as const)
   const length = int(s.length, 'source.length', 0, MAX_LENGTH)
-  const source: TaskSource =
-    kind === 'inline'
-      ? { kind, length }
-      : { kind, url: str(s.url, 'source.url', 2048), offset: int(s.offset, 'source.offset', 0, MAX_LENGTH), length }
+  let source: TaskSource
+  if (kind === 'inline') source = { kind, length }
+  else {
+    const url = str(s.url, 'source.url', 2048)
+    source = { kind, url, offset: int(s.offset, 'source.offset', 0, MAX_LENGTH), length }
+    if (s.pin !== undefined) source.pin = readPin(s.pin, 'source.pin')
+  }
   const out: TaskRequestHeader = {
     kernel: str(h.kernel, 'kernel', 64),
     source,
@@ -179,7 +188,38 @@ function requestHeader(h: Record<string, unknown>): TaskRequestHeader {
   return out
 }
 
+/** Longest ETag (quotes included) and Last-Modified a pin may carry. */
+export const PIN_ETAG_MAX = 256
+export const PIN_DATE_MAX = 64
+
+/** A content pin or validator: a strong ETag and/or an HTTP date, at least one, nothing else. */
+function readPin(v: unknown, what: string): ContentPin {
+  const p = obj(v, what)
+  for (const k of Object.keys(p))
+    if (k !== 'etag' && k !== 'lastModified') throw new ProtocolError(`${what} has an unknown field ${k.slice(0, 32)}`)
+  const out: ContentPin = {}
+  if (p.etag !== undefined) {
+    const etag = str(p.etag, `${what}.etag`, PIN_ETAG_MAX)
+    if (!isStrongEtag(etag)) throw new ProtocolError(`${what}.etag must be a strong entity tag ("…", printable ASCII)`)
+    out.etag = etag
+  }
+  if (p.lastModified !== undefined) {
+    const lm = str(p.lastModified, `${what}.lastModified`, PIN_DATE_MAX)
+    if (!isHttpDate(lm)) throw new ProtocolError(`${what}.lastModified must be an HTTP date`)
+    out.lastModified = lm
+  }
+  if (out.etag === undefined && out.lastModified === undefined)
+    throw new ProtocolError(`${what} must have an etag or a lastModified`)
+  return out
+}
+
 function resultHeader(h: Record<string, unknown>, carried: number): TaskResultHeader {
+  const r = resultBody(h, carried)
+  if (h.validator !== undefined) r.validator = readPin(h.validator, 'result.validator')
+  return r
+}
+
+function resultBody(h: Record<string, unknown>, carried: number): TaskResultHeader {
   const type = oneOf(h.type, 'result.type', ['number', 'bigint', 'bytes', 'json'] as const)
   const execMs = num(h.execMs, 'result.execMs', 0, 1e9)
   const substrate = oneOf(h.substrate, 'result.substrate', ['cpu', 'webgpu'] as const)

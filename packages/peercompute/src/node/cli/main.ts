@@ -20,7 +20,8 @@ commands:
   submit --relay ADDR --op OP (--file PATH | --url URL [--offset N] [--length N])
          [--imm N] [--redundancy K] [--policy NAME] [--peers N] [--no-local] [--json]
       run one job on the mesh; print the result and the per-piece table
-  (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN: a mesh on one machine)
+  (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN, and lets URL sources be on
+   loopback or private addresses: a mesh on one machine)
   relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
   help

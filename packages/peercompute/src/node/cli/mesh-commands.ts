@@ -10,14 +10,16 @@ import { UsageError } from './kernel-command.js'
 import { formatSize, parseSize } from './size.js'
 
 /**
- * Network settings for a mesh that stays on this machine: WebRTC gathers only
- * loopback candidates and asks no STUN server, and loopback addresses may be dialled.
+ * Settings for a mesh that stays on this machine: WebRTC gathers only loopback
+ * candidates and asks no STUN server, loopback addresses may be dialled, and
+ * URL sources on loopback and private addresses may be fetched.
  */
 export const LOOPBACK: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
   connectionGater: { denyDialMultiaddr: async () => false },
   listen: ['/ip4/127.0.0.1/tcp/0'],
   heartbeatMs: 1000,
+  urlPolicy: { allowPrivate: true },
 }
 
 const COMMON = {
