@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import { identify } from '@libp2p/identify'
+import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { type Identify, identify } from '@libp2p/identify'
 import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
@@ -93,7 +93,7 @@ export interface RelayInit {
 
 /** A running relay. */
 export interface Relay {
-  readonly node: Libp2p
+  readonly node: Libp2p<{ identify: Identify; relay: CircuitRelayService }>
   readonly registry: RegistryService
   readonly peerId: string
   readonly multiaddrs: Multiaddr[]
