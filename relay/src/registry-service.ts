@@ -108,7 +108,9 @@ export class RegistryService {
 
   stop(): void {
     clearInterval(this.sweeper)
-    for (const s of this.sessions.values()) s.stream.abort(new Error('relay stopping'))
+    // graceful: a reset would make peers hang up and redial a relay still stopping; the
+    // connections end with the node, which also ends a close waiting on a peer that does not read
+    for (const s of this.sessions.values()) void s.framed.close()
     this.sessions.clear()
     this.held.clear()
     this.recordBytes = 0
