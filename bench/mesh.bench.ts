@@ -156,6 +156,9 @@ async function capacity(): Promise<string[]> {
     String(PEERS + 100),
     '--max-connections',
     String(PEERS + 100),
+    // every swarm peer comes from 127.0.0.1: the registry's per-IP message budget must cover them all
+    '--registry-peers-per-ip',
+    String(PEERS + 100),
   ])
   // the observer: subscribed, it times each join against the send time the peer put in its addrs
   const observer = await createLibp2p({

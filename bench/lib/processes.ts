@@ -49,6 +49,8 @@ export async function startRelayProcess(identity: string, extra: string[] = []) 
     tcpAddr: addr(/listening: (\/ip4\/\S+\/tcp\/\d+\/p2p\/\S+)/),
     wsAddr: addr(/listening: (\/ip4\/\S+\/tcp\/\d+\/ws\/p2p\/\S+)/),
     httpUrl: addr(/http api: (http:\/\/\S+)\/healthz/),
+    /** Bearer token of /api/peers and /api/mesh (printed when the relay made it). */
+    token: addr(/http api token created: \S+ \(mode 0600\): (\S+)/),
     stop: () => stopProcess(proc),
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
+import { hasBearer } from './api-token.js'
 import type { RegistryService } from './registry-service.js'
 
 interface Ctx {
@@ -8,7 +9,14 @@ interface Ctx {
   registry: RegistryService
   metrics: Registry
   startedAt: number
+  /** The bearer token that /api/peers and /api/mesh need. */
+  token: string
+  /** The operator opened every route (`--public-api`). */
+  publicApi: boolean
 }
+
+/** Routes that list peers' addresses: they need the token unless the API is public. */
+const PRIVATE_ROUTES = new Set(['/api/peers', '/api/mesh'])
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -22,6 +30,13 @@ export async function routeHttp(req: IncomingMessage, res: ServerResponse, ctx: 
     return
   }
   const path = new URL(req.url ?? '/', 'http://relay').pathname
+  if (PRIVATE_ROUTES.has(path) && !ctx.publicApi && !hasBearer(req, ctx.token)) {
+    res.setHeader('www-authenticate', 'Bearer realm="peercompute-relay"')
+    json(res, 401, {
+      error: `${path} lists peer addresses: send "Authorization: Bearer <token>" (the token is in the relay's token file, printed when it was created; --public-api opens it to all)`,
+    })
+    return
+  }
   const peers = [...ctx.registry.peers.values()]
   switch (path) {
     case '/healthz':
@@ -30,6 +45,7 @@ export async function routeHttp(req: IncomingMessage, res: ServerResponse, ctx: 
         peerId: ctx.node.peerId.toString(),
         uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
         peers: peers.length,
+        registryMemory: { usedBytes: ctx.registry.memoryUsedBytes(), bound: ctx.registry.memoryBound() },
       })
     case '/api/peers':
       return json(res, 200, {

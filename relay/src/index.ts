@@ -15,8 +15,20 @@
  * await relay.stop()
  * ```
  */
+export { hasBearer, loadOrCreateApiToken, newApiToken } from './api-token.js'
 export { parseRelayConfig, RELAY_USAGE, type RelayConfig } from './config.js'
 export { loadOrCreateIdentity } from './identity.js'
 export { runRelay } from './main.js'
+export {
+  DEFAULT_PEER_RATES,
+  DEFAULT_STRIKES,
+  KeyedBuckets,
+  type LimitedKind,
+  type Rate,
+  RegistryLimiter,
+  type RegistryLimiterInit,
+  type Verdict,
+} from './rate-limit.js'
+export { type MemoryBound, memoryBound } from './registry-memory.js'
 export { type RegistryEntry, type RegistryInit, RegistryService } from './registry-service.js'
 export { DEFAULT_LIMITS, type Relay, type RelayInit, type RelayLimits, startRelay } from './relay.js'

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // peercompute-relay (also `peercompute relay`): the standalone relay process.
+import { loadOrCreateApiToken } from './api-token.js'
 import { parseRelayConfig, RELAY_USAGE } from './config.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { startRelay } from './relay.js'
@@ -26,8 +27,12 @@ export async function runRelay(argv: string[]): Promise<number> {
   }
   const { key, created } = await loadOrCreateIdentity(config.identity)
   if (created) log(`identity created: ${config.identity} (mode 0600)`)
-  const relay = await startRelay({ privateKey: key, ...config, log })
+  const api = loadOrCreateApiToken(config.tokenFile)
+  // printed once, when made: afterwards it is only in the file
+  if (api.created) log(`http api token created: ${config.tokenFile} (mode 0600): ${api.token}`)
+  const relay = await startRelay({ privateKey: key, ...config, token: api.token, log })
   for (const a of relay.multiaddrs) log(`listening: ${a}`)
+  if (config.publicApi) log('http api: --public-api: /api/peers and /api/mesh are open to anyone')
   log(`http api: ${relay.httpUrl}/healthz`)
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

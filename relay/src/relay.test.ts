@@ -117,7 +117,8 @@ describe('relay', () => {
     await until(() => a.got.some((m) => m.type === 'update' && m.peer.load.running === 5))
     await a.framed.send({ type: 'mesh', links: [{ peer: b.node.peerId.toString(), transport: 'webrtc', rttMs: 3 }] })
 
-    const get = async (p: string) => (await fetch(`${relay.httpUrl}${p}`)).json()
+    const auth = { authorization: `Bearer ${relay.token}` }
+    const get = async (p: string) => (await fetch(`${relay.httpUrl}${p}`, { headers: auth })).json()
     await until(() => relay.registry.peers.get(a.node.peerId.toString())?.links.length === 1)
     expect((await get('/healthz')).ok).toBe(true)
     expect((await get('/api/peers')).peers).toHaveLength(2)
@@ -135,7 +136,17 @@ describe('relay', () => {
     expect(metrics).toMatch(/^peercompute_registry_peers 2$/m)
     expect(metrics).toMatch(/^peercompute_registry_announcements_total 2$/m)
     expect(metrics).toMatch(/^peercompute_relay_connections \d+$/m)
-    expect((await fetch(`${relay.httpUrl}/api/peers`, { method: 'POST' })).status).toBe(405)
+    expect((await fetch(`${relay.httpUrl}/api/peers`, { method: 'POST', headers: auth })).status).toBe(405)
+    // peer addresses need the token; health and metrics do not
+    for (const p of ['/api/peers', '/api/mesh']) {
+      const res = await fetch(`${relay.httpUrl}${p}`)
+      expect(res.status).toBe(401)
+      expect((await res.json()).error).toMatch(/Authorization: Bearer <token>/)
+      const wrong = await fetch(`${relay.httpUrl}${p}`, { headers: { authorization: `Bearer ${relay.token}x` } })
+      expect(wrong.status).toBe(401)
+    }
+    expect((await fetch(`${relay.httpUrl}/healthz`)).status).toBe(200)
+    expect((await fetch(`${relay.httpUrl}/api/capacity`)).status).toBe(200)
 
     // a malformed frame: b's stream is aborted, b leaves, a is still served
     b.stream.send(encodeFrame(Uint8Array.of(1, ...new TextEncoder().encode('{"addrs":"nope"}'))))
@@ -166,6 +177,14 @@ describe('relay', () => {
     })
     await until(() => /http api: /.test(out), 15_000)
     expect(out).toMatch(/identity created: .*proc\.key \(mode 0600\)/)
+    // the API token: made beside the identity, mode 0600, printed once
+    const token = /http api token created: (\S+) \(mode 0600\): (\S+)/.exec(out)
+    expect(token?.[1]).toBe(join(dir, 'relay.token'))
+    expect(statSync(join(dir, 'relay.token')).mode & 0o777).toBe(0o600)
+    const httpUrl = /http api: (http:\/\/\S+)\/healthz/.exec(out)?.[1] as string
+    expect((await fetch(`${httpUrl}/api/peers`)).status).toBe(401)
+    const withToken = await fetch(`${httpUrl}/api/peers`, { headers: { authorization: `Bearer ${token?.[2]}` } })
+    expect(withToken.status).toBe(200)
     expect(out).toMatch(/relay started: 12D3Koo/)
     const tcpAddr = /listening: (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/.exec(out)?.[1] as string
     const node = await createLibp2p({

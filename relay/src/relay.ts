@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import { identify } from '@libp2p/identify'
-import type { Connection, PrivateKey } from '@libp2p/interface'
+import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { type Identify, identify } from '@libp2p/identify'
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -11,13 +11,17 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { REGISTRY_PROTOCOL } from 'peercompute'
 import { Counter, Gauge, Registry } from 'prom-client'
+import { newApiToken } from './api-token.js'
 import { routeHttp } from './http-api.js'
+import { ipOf } from './ip.js'
 import { RegistryService } from './registry-service.js'
 
 /** Every limit of the relay, explicit and bounded. */
 export interface RelayLimits {
   /** Circuit relay reservations held at once. */
   maxReservations: number
+  /** Reservations held by peers connected from one IP address. */
+  maxReservationsPerIp: number
   /** How long a reservation lasts before the peer must renew it, ms. */
   reservationTtlMs: number
   /** Longest life of one relayed connection, ms. */
@@ -36,11 +40,22 @@ export interface RelayLimits {
   maxPeers: number
   /** A peer silent this long is dropped from the registry, ms. */
   expiryMs: number
+  /** Largest accounted cost of one registry record, bytes (see README: the relay's memory bound). */
+  maxRecordBytes: number
+  /** Accounted cost of all registry records together, bytes. */
+  maxRegistryBytes: number
+  /** Unsent bytes one registry subscriber may have before it is dropped. */
+  maxSubscriberBacklogBytes: number
+  /** Unsent bytes all registry subscribers together may have. */
+  maxTotalBacklogBytes: number
+  /** An IP's registry message budget is this many peers' (peer ids are free, IPs less so). */
+  registryPeersPerIp: number
 }
 
 /** Defaults: sized for one relay serving about a thousand peers. */
 export const DEFAULT_LIMITS: RelayLimits = {
   maxReservations: 2048,
+  maxReservationsPerIp: 64,
   reservationTtlMs: 2 * 60 * 60 * 1000,
   relayedDurationMs: 24 * 60 * 60 * 1000,
   relayedDataBytes: 16n << 30n,
@@ -50,6 +65,11 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxPendingConnections: 256,
   maxPeers: 10_000,
   expiryMs: 15_000,
+  maxRecordBytes: 64 << 10,
+  maxRegistryBytes: 64 << 20,
+  maxSubscriberBacklogBytes: 1 << 20,
+  maxTotalBacklogBytes: 128 << 20,
+  registryPeersPerIp: 64,
 }
 
 /** Options of a relay. */
@@ -64,17 +84,25 @@ export interface RelayInit {
   /** HTTP API port (0: any free port). */
   httpPort?: number
   limits?: Partial<RelayLimits>
+  /** Bearer token of /api/peers and /api/mesh (default: a new random one; see loadOrCreateApiToken). */
+  token?: string
+  /** Open /api/peers and /api/mesh to anyone (default false). */
+  publicApi?: boolean
   log?: (line: string) => void
 }
 
 /** A running relay. */
 export interface Relay {
-  readonly node: Libp2p
+  readonly node: Libp2p<{ identify: Identify; relay: CircuitRelayService }>
   readonly registry: RegistryService
   readonly peerId: string
   readonly multiaddrs: Multiaddr[]
   /** Base URL of the HTTP API. */
   readonly httpUrl: string
+  /** The HTTP API's bearer token (`Authorization: Bearer <token>` on /api/peers and /api/mesh). */
+  readonly token: string
+  /** True if /api/peers and /api/mesh are open without the token. */
+  readonly publicApi: boolean
   stop(): Promise<void>
 }
 
@@ -85,8 +113,14 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
   const log = init.log ?? (() => {})
   const metrics = new Registry()
   const perIp = new Map<string, number>()
-  const ipOf = (c: { remoteAddr: Multiaddr }) =>
-    c.remoteAddr.getComponents().find((x) => x.name === 'ip4' || x.name === 'ip6')?.value ?? 'unknown'
+  const token = init.token ?? newApiToken()
+  const publicApi = init.publicApi ?? false
+  // reservations held from one IP: peer ids are free, so the store's own per-peer limit bounds nothing
+  const reservationsFrom = (ip: string): number => {
+    let n = 0
+    for (const r of node.services.relay.reservations.values()) if (ipOf(r.addr) === ip) n++
+    return n
+  }
 
   const node = await createLibp2p({
     privateKey: init.privateKey,
@@ -103,7 +137,13 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     connectionGater: {
       // loopback and private addresses are what a relay on a LAN or in a test sees
       denyDialMultiaddr: async () => false,
-      denyInboundConnection: async (maConn) => (perIp.get(ipOf(maConn)) ?? 0) >= limits.maxConnectionsPerIp,
+      denyInboundConnection: async (maConn) => (perIp.get(ipOf(maConn.remoteAddr)) ?? 0) >= limits.maxConnectionsPerIp,
+      denyInboundRelayReservation: (peer: PeerId): boolean => {
+        if (node.services.relay.reservations.has(peer)) return false // a renewal
+        return node
+          .getConnections(peer)
+          .some((c: Connection) => reservationsFrom(ipOf(c.remoteAddr)) >= limits.maxReservationsPerIp)
+      },
     },
     services: {
       identify: identify(),
@@ -119,7 +159,17 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     },
   })
 
-  const registry = new RegistryService({ expiryMs: limits.expiryMs, maxPeers: limits.maxPeers, log })
+  const registry = new RegistryService({
+    expiryMs: limits.expiryMs,
+    maxPeers: limits.maxPeers,
+    maxSessions: limits.maxConnections,
+    maxRecordBytes: limits.maxRecordBytes,
+    maxRecordsBytes: limits.maxRegistryBytes,
+    maxBacklogBytes: limits.maxSubscriberBacklogBytes,
+    maxTotalBacklogBytes: limits.maxTotalBacklogBytes,
+    rates: { peersPerIp: limits.registryPeersPerIp },
+    log,
+  })
   registry.start()
   await node.handle(REGISTRY_PROTOCOL, registry.handle, { maxInboundStreams: 2, maxOutboundStreams: 1 })
 
@@ -139,6 +189,17 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     () => node.services.relay.reservations.size,
   )
   gauge('peercompute_registry_peers', 'Peers in the registry', () => registry.peers.size)
+  gauge('peercompute_registry_memory_bytes', 'Memory the registry holds, as it accounts it', () =>
+    registry.memoryUsedBytes(),
+  )
+  gauge('peercompute_registry_memory_bound_bytes', "The registry's memory bound, from its limits", () =>
+    registry.memoryBoundBytes(),
+  )
+  gauge(
+    'peercompute_registry_cut_off',
+    'Registry streams or connections cut for floods or backlog since start',
+    () => registry.cutOff,
+  )
   const announcements = new Counter({
     name: 'peercompute_registry_announcements_total',
     help: 'Announcements accepted (rate: announcements/s)',
@@ -151,24 +212,29 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
   void announcements
 
   const onOpen = (evt: CustomEvent<Connection>) => {
-    const ip = ipOf(evt.detail)
+    const ip = ipOf(evt.detail.remoteAddr)
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
   }
   const onClose = (evt: CustomEvent<Connection>) => {
-    const ip = ipOf(evt.detail)
+    const ip = ipOf(evt.detail.remoteAddr)
     const n = (perIp.get(ip) ?? 1) - 1
     if (n <= 0) perIp.delete(ip)
     else perIp.set(ip, n)
-    // the registry drops a peer once its last connection to us is gone
-    if (node.getConnections(evt.detail.remotePeer).length === 0) registry.connectionClosed(evt.detail.remotePeer)
+    // the registry drops a peer once its last connection to us is gone, and so does its reservation
+    // (nothing can be relayed to a peer without a connection; the expiry fires now, not in hours)
+    if (node.getConnections(evt.detail.remotePeer).length === 0) {
+      registry.connectionClosed(evt.detail.remotePeer)
+      node.services.relay.reservations.get(evt.detail.remotePeer)?.signal.reset(0)
+    }
   }
   node.addEventListener('connection:open', onOpen)
   node.addEventListener('connection:close', onClose)
 
   const startedAt = Date.now()
   const http: Server = createServer((req, res) =>
-    routeHttp(req, res, { node, registry, metrics, startedAt }).catch((err) => {
-      res.writeHead(500).end(String(err))
+    routeHttp(req, res, { node, registry, metrics, startedAt, token, publicApi }).catch(() => {
+      if (!res.headersSent) res.writeHead(500)
+      res.end()
     }),
   )
   await new Promise<void>((resolve, reject) => {
@@ -186,6 +252,8 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
       return node.getMultiaddrs()
     },
     httpUrl: `http://${host}:${httpPort}`,
+    token,
+    publicApi,
     async stop() {
       node.removeEventListener('connection:open', onOpen)
       node.removeEventListener('connection:close', onClose)

@@ -39,11 +39,18 @@ export interface Attacker {
  * Starts an attacker that may dial loopback addresses (the victims' relays and
  * peers in the test), over TCP, WebSockets and circuit relay. `listen` (e.g.
  * `['/ip4/127.0.0.1/tcp/0']`) lets victims dial it, to serve them a protocol.
+ * `localAddress` (e.g. `127.0.0.2`, still loopback) makes its TCP dials come
+ * from another IP than the honest peers', for per-IP limits.
  */
-export async function startAttacker(opts: { listen?: string[] } = {}): Promise<Attacker> {
+export async function startAttacker(opts: { listen?: string[]; localAddress?: string } = {}): Promise<Attacker> {
   const node = await createLibp2p({
     addresses: { listen: opts.listen ?? [] },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [
+      // localAddress (e.g. 127.0.0.2): the attacker's TCP dials come from another IP than the honest peers'
+      tcp(opts.localAddress ? { dialOpts: { localAddress: opts.localAddress } as object } : {}),
+      webSockets(),
+      circuitRelayTransport(),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: async () => false },

@@ -102,7 +102,9 @@ describe.skipIf(!loopbackOnly)('jobs on the mesh (real relay and nodes)', () => 
     const ok = submitter.getStatus().tasks.metrics.ok
     expect(ok).toBeGreaterThanOrEqual(5 * 12)
     const published = async () => {
-      const res = await fetch(`${relay.relay.httpUrl}/api/peers`)
+      const res = await fetch(`${relay.relay.httpUrl}/api/peers`, {
+        headers: { authorization: `Bearer ${relay.relay.token}` },
+      })
       const { peers } = (await res.json()) as { peers: Array<{ id: string; load: { metrics?: { ok: number } } }> }
       return peers.find((p) => p.id === submitter.peerId)?.load.metrics?.ok
     }

@@ -16,6 +16,7 @@ export interface FramedStreamHandlers<M> {
 export class FramedStream<M> {
   readonly stream: Stream
   private readonly encode: (m: M) => Uint8Array
+  private readonly decoder: FrameDecoder
   private closed = false
 
   constructor(
@@ -26,6 +27,7 @@ export class FramedStream<M> {
     this.stream = stream
     this.encode = codec.encode
     const decoder = new FrameDecoder(codec.maxFrame)
+    this.decoder = decoder
     const finish = (err?: Error) => {
       if (this.closed) return
       this.closed = true
@@ -46,6 +48,11 @@ export class FramedStream<M> {
   /** True once the stream has ended. */
   get isClosed(): boolean {
     return this.closed
+  }
+
+  /** Bytes received and held waiting for the rest of a frame (at most the codec's maxFrame). */
+  get bufferedBytes(): number {
+    return this.decoder.buffered
   }
 
   /** Sends a message, waiting for the buffer to drain if it is full. */

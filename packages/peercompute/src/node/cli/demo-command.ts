@@ -14,6 +14,8 @@ interface RelayLike {
   peerId: string
   multiaddrs: Array<{ toString(): string }>
   httpUrl: string
+  /** Bearer token of /api/peers and /api/mesh. */
+  token: string
   stop(): Promise<void>
 }
 
@@ -117,7 +119,10 @@ export async function demoCommand(args: string[]): Promise<number> {
     console.log(same ? 'matches the single-process kernel' : 'MISMATCH with the single-process kernel')
     if (!same) return 1
     if (!values.once) {
-      console.log(`\nrelay HTTP API: ${relay.httpUrl}/api/peers  ${relay.httpUrl}/metrics  (Ctrl-C to stop)`)
+      console.log(
+        `\nrelay HTTP API: curl -H 'Authorization: Bearer ${relay.token}' ${relay.httpUrl}/api/peers\n` +
+          `  ${relay.httpUrl}/metrics  (Ctrl-C to stop)`,
+      )
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve())
         process.once('SIGTERM', () => resolve())
