@@ -10,7 +10,7 @@ import {
 import { isOp, type Op } from '../../ops.js'
 import { combine } from './combine.js'
 import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, retryDelayMs } from './failures.js'
-import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
+import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, PieceReport, RunOutcome } from './job-types.js'
 import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
 import { fits, pieceReport, pieceTask } from './placement.js'
 import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
