@@ -196,7 +196,8 @@ export class ComputeManager {
     return this.viewCache
   }
 
-  private candidates(): Candidate[] {
+  /** Where a job could place a piece now: this node, then the peers, with what this node knows of each. */
+  candidates(): Candidate[] {
     const self = this.init.network.peerId
     const own = this.stats.get(self)
     const { caps, peers } = this.view()

@@ -307,13 +307,12 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   /**
-   * Excludes `peer` from the rest of the job and tells the host (once per job).
+   * Excludes `peer` from the rest of the job and tells the host.
    * Its results still waiting for a vote stay: alone they cannot form a majority.
    */
   private catchLiar(peer: string, at: Piece, reason: LieKind): void {
-    if (this.liars.has(peer)) return
     this.liars.add(peer)
-    this.host.flagLiar(peer, { job: this.id, piece: at.index, reason })
+    this.host.flagLiar(peer, { job: this.id, piece: at.index, reason }) // per piece: each lie scores it down
   }
 
   private accept(p: Piece, value: unknown, peer: string): void {
