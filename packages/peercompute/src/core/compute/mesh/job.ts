@@ -10,9 +10,9 @@ import {
 import { isOp, type Op } from '../../ops.js'
 import { combine } from './combine.js'
 import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, retryDelayMs } from './failures.js'
-import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, PieceReport, RunOutcome } from './job-types.js'
+import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
 import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
-import { fits, pieceReport, pieceTask } from './placement.js'
+import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
 import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
 import { resultProblem } from './result-check.js'
 import { EXTRA_RUNS, tally, valueKey } from './vote.js'
@@ -368,20 +368,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private finish(): void {
-    const result = combine(this.op, this.pieces, this.out)
-    const reports = this.pieces.map((p) => p.report as PieceReport)
-    const substrates = new Set(reports.map((r) => r.substrate))
-    const res: JobResult = {
-      success: true,
-      result,
-      substrate: substrates.size === 1 ? [...substrates][0] : 'mixed',
-      peers: [...new Set(reports.map((r) => r.peer))],
-      executionTimeMs: performance.now() - this.t0,
-      costUsd: reports.reduce((s, r) => s + r.costUsd, 0),
-      pieces: reports,
-      liars: [...this.liars],
+    const res = jobResult(combine(this.op, this.pieces, this.out), this.pieces, {
+      t0: this.t0,
+      liars: this.liars,
       replaced: this.replaced,
-    }
+    })
     this.finished = true
     clearTimeout(this.timer)
     this.resolve(res)

@@ -1,5 +1,6 @@
+import type { OpResult } from '../../ops.js'
 import type { RangeInput } from '../range-fetch.js'
-import type { JobInit, Piece, PieceReport, PieceRun } from './job-types.js'
+import type { JobInit, JobResult, Piece, PieceReport, PieceRun } from './job-types.js'
 import { keyAt } from './pieces.js'
 import { type Candidate, expectedMs, type PieceContext } from './policies.js'
 
@@ -58,5 +59,26 @@ export function pieceReport(p: Piece, peer: string, base: number): PieceReport {
     wallMs: first.wallMs,
     costUsd: p.runs.reduce((s, r) => s + r.costUsd, 0),
     runs: p.runs,
+  }
+}
+
+/** A finished job's result: the combined value, and its pieces' reports summed up. */
+export function jobResult(
+  result: OpResult,
+  pieces: Piece[],
+  job: { t0: number; liars: Set<string>; replaced: number },
+): JobResult {
+  const reports = pieces.map((p) => p.report as PieceReport)
+  const substrates = new Set(reports.map((r) => r.substrate))
+  return {
+    success: true,
+    result,
+    substrate: substrates.size === 1 ? [...substrates][0] : 'mixed',
+    peers: [...new Set(reports.map((r) => r.peer))],
+    executionTimeMs: performance.now() - job.t0,
+    costUsd: reports.reduce((s, r) => s + r.costUsd, 0),
+    pieces: reports,
+    liars: [...job.liars],
+    replaced: job.replaced,
   }
 }
