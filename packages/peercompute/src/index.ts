@@ -38,18 +38,21 @@ export {
   type TaskResult,
   type TaskSpec,
 } from './core/compute/mesh/compute-manager.js'
+export { agreementNeeded, DEFAULT_MAX_ATTEMPTS } from './core/compute/mesh/failures.js'
 export {
   Job,
   type JobEvents,
   type JobHost,
   type JobResult,
   type JobSpec,
+  type LieKind,
   type PieceReport,
   type PieceRun,
   type Requirements,
   type RunOutcome,
 } from './core/compute/mesh/job.js'
-export { MetricsRing, type MetricsSummary, type PieceMetric } from './core/compute/mesh/metrics.js'
+export { MAX_LIARS_KEPT, MetricsRing, type MetricsSummary, type PieceMetric } from './core/compute/mesh/metrics.js'
+export { LIE_WEIGHT, MAX_PEER_STATS, type PeerStats, PeerStatsTable } from './core/compute/mesh/peer-stats.js'
 export {
   BALANCED_MS_PER_USD,
   type Candidate,
@@ -60,11 +63,13 @@ export {
   pieceCostUsd,
   type SchedulerPolicy,
 } from './core/compute/mesh/policies.js'
+export { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem } from './core/compute/mesh/result-check.js'
 export {
   type RemoteResult,
   type RemoteTask,
   type StreamDialer,
   TaskClient,
+  type TaskClientInit,
 } from './core/compute/mesh/task-client.js'
 export {
   type ExecutorStats,

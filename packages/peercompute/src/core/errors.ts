@@ -101,7 +101,17 @@ export class UnsupportedOptionError extends PeerComputeError {
   override name = 'UnsupportedOptionError'
 }
 
-/** Errors that cross a boundary by name (a worker's message, a peer's error frame), rebuilt as their classes. */
+/** Errors that cross a thread boundary inside this node by name (a worker's message), rebuilt as their classes. */
+/**
+ * A URL source this node's URL policy does not allow (a scheme other than
+ * http(s), userinfo, an origin off the allow-list, or a host that is or
+ * resolves to a loopback, private, link-local or other non-public address).
+ * Raised before any connection is opened.
+ */
+export class UrlNotAllowedError extends PeerComputeError {
+  override name = 'UrlNotAllowedError'
+}
+
 const BY_NAME: Record<string, new (message: string) => PeerComputeError> = {
   AbortError,
   DataSourceError,
@@ -112,12 +122,14 @@ const BY_NAME: Record<string, new (message: string) => PeerComputeError> = {
   QueueFullError,
   RateLimitedError,
   TaskTimeoutError,
+  UrlNotAllowedError,
 }
 
 /**
- * The error named `name`, rebuilt from its message after crossing a thread or
- * the network: one of these classes when the name is theirs, else a
- * `KernelError` that keeps the name (what a kernel threw).
+ * The error named `name`, rebuilt from its message after crossing a thread
+ * inside this node: one of these classes when the name is theirs, else a
+ * `KernelError` that keeps the name (what a kernel threw). Not for errors from
+ * the network: a peer's error is a `RemoteTaskError`.
  */
 export function errorFromName(name: string, message: string): PeerComputeError {
   const C = Object.hasOwn(BY_NAME, name) ? BY_NAME[name] : undefined
@@ -125,11 +137,25 @@ export function errorFromName(name: string, message: string): PeerComputeError {
 }
 
 /**
- * A URL source this node's URL policy does not allow (a scheme other than
- * http(s), userinfo, an origin off the allow-list, or a host that is or
- * resolves to a loopback, private, link-local or other non-public address).
- * Raised before any connection is opened.
+ * A peer answered a task with an error. Its name and message are the peer's
+ * word, kept as data (`remoteName`) and never rebuilt into this library's
+ * classes: a remote cannot forge `AbortError` or `ResultMismatchError`. The
+ * submitter counts it as that peer's failure.
  */
-export class UrlNotAllowedError extends PeerComputeError {
-  override name = 'UrlNotAllowedError'
+export class RemoteTaskError extends PeerComputeError {
+  override name = 'RemoteTaskError'
+  /** The error name the peer sent (unchecked text, at most 64 characters). */
+  readonly remoteName: string
+  /** The peer that sent it. */
+  readonly peer: string
+  constructor(peer: string, remoteName: string, message: string) {
+    super(`peer ${peer} reported ${remoteName}: ${message}`)
+    this.remoteName = remoteName
+    this.peer = peer
+  }
+}
+
+/** A peer's result does not have the shape its op gives (type, length or range): the submitter counts it as a lie. */
+export class MalformedResultError extends PeerComputeError {
+  override name = 'MalformedResultError'
 }

@@ -1,23 +1,19 @@
 import type { Stream, StreamHandler } from '@libp2p/interface'
-import { AbortError, PeerComputeError } from '../../errors.js'
-import { isOp, OPS, type Op } from '../../ops.js'
+import { PeerComputeError } from '../../errors.js'
 import type { Capabilities, Load } from '../../wire/registry.js'
-import type { WgslTask } from '../gpu/gpu-executor.js'
 import type { LocalCompute } from '../local-compute.js'
-import type { RangeInput } from '../range-fetch.js'
-import {
-  Job,
-  type JobHost,
-  type JobInit,
-  type JobResult,
-  type JobSpec,
-  type PieceReport,
-  type RunOutcome,
-} from './job.js'
+import { Job } from './job.js'
+import type { JobHost, JobInit, JobResult } from './job-types.js'
 import { MetricsRing, type MetricsSummary, type PieceMetric } from './metrics.js'
-import { type Candidate, POLICIES, type PolicyName, pieceCostUsd, type SchedulerPolicy } from './policies.js'
+import { LIE_WEIGHT, PeerStatsTable } from './peer-stats.js'
+import { PieceRunner } from './piece-runner.js'
+import { type Candidate, POLICIES } from './policies.js'
+import { type SubmitSpec, submitTask, type TaskResult, type TaskSpec } from './submit-task.js'
 import { TaskClient } from './task-client.js'
 import { type ExecutorStats, TaskExecutor, type TaskLimits } from './task-executor.js'
+import { validateSpec } from './validate-spec.js'
+
+export type { SubmitSpec, TaskResult, TaskSpec } from './submit-task.js'
 
 /** A peer as the compute manager sees it: what it offers, how busy it is, how far. */
 export interface PeerView {
@@ -46,38 +42,13 @@ export interface ComputeManagerInit {
   limits?: Partial<TaskLimits>
   /** Piece metrics kept (default 1,000). */
   metricsCapacity?: number
+  /** Peers whose stats (throughput, failures, lies) are remembered across jobs (default MAX_PEER_STATS, 4,096). */
+  maxPeerStats?: number
+  /** Largest bytes result of a registered kernel taken from a peer (default MAX_KERNEL_RESULT_BYTES, 64 MiB). */
+  maxKernelResultBytes?: number
   /** Test-only fault injection: see `TaskExecutorInit.tamper`. */
   tamper?: (kernel: string, output: unknown) => unknown
   log?: (line: string) => void
-}
-
-/** A job as `submit` takes it: the policy may be named. */
-export interface SubmitSpec extends Omit<JobSpec, 'policy'> {
-  policy?: PolicyName | SchedulerPolicy
-}
-
-/** A task in the shape of the original PeerCompute README. */
-export type TaskSpec =
-  | ({
-      id: string
-      type: 'kernel'
-      kernel: string
-      data: Uint8Array | RangeInput
-      params?: Record<string, unknown>
-    } & Pick<SubmitSpec, 'redundancy' | 'policy' | 'requirements' | 'signal'>)
-  | ({ id: string; type: 'webgpu'; signal?: AbortSignal } & WgslTask)
-
-/** What `submitTask` resolves to; failures resolve too, with `success: false` and the error. */
-export interface TaskResult {
-  id: string
-  success: boolean
-  result?: unknown
-  error?: { name: string; message: string }
-  substrate: string
-  peers: string[]
-  executionTimeMs: number
-  costUsd: number
-  pieces: PieceReport[]
 }
 
 /** The compute part of a node's status. */
@@ -89,19 +60,6 @@ export interface ComputeStatus {
   metrics: MetricsSummary
 }
 
-interface PeerStats {
-  throughput?: number
-  failures: number
-  inflight: number
-  /** Unreachable (its stream closed or could not open): not a candidate before this time. */
-  downUntil?: number
-  /** Unreachable spells in a row: the next cool-down doubles. */
-  downs: number
-}
-
-/** How long an unreachable peer sits out, doubling per spell in a row (ms). */
-const COOL_DOWN = { initialMs: 2000, maxMs: 60_000 }
-
 /**
  * A node's compute: its own worker pool and GPU, the executor that serves other
  * peers, and the scheduler that places jobs on the mesh.
@@ -112,7 +70,8 @@ export class ComputeManager {
   private readonly executor: TaskExecutor
   private readonly client: TaskClient
   private readonly ring: MetricsRing
-  private readonly stats = new Map<string, PeerStats>()
+  private readonly stats: PeerStatsTable
+  private readonly runner: PieceRunner
   private readonly jobs = new Set<Job>()
   private viewCache?: { at: number; caps: Capabilities; peers: PeerView[] }
   private stopped = false
@@ -128,7 +87,19 @@ export class ComputeManager {
       tamper: init.tamper,
       log: init.log,
     })
-    this.client = new TaskClient(init.network)
+    this.client = new TaskClient(init.network, { maxKernelResultBytes: init.maxKernelResultBytes })
+    this.stats = new PeerStatsTable(init.maxPeerStats)
+    this.runner = new PieceRunner({
+      local: this.local,
+      client: this.client,
+      ring: this.ring,
+      stats: this.stats,
+      log: init.log,
+      // one slot frees one place: wake starved jobs in submission order until one takes it
+      onSlotFree: () => {
+        for (const j of this.jobs) if (j.starved && j.wake()) break
+      },
+    })
   }
 
   /** Serves tasks to other peers. */
@@ -142,7 +113,7 @@ export class ComputeManager {
    */
   submit(spec: SubmitSpec): Job {
     if (this.stopped) throw new PeerComputeError('the node is stopped')
-    validate(spec)
+    validateSpec(spec)
     return this.startJob({ ...spec, policy: undefined }, spec.policy)
   }
 
@@ -158,49 +129,16 @@ export class ComputeManager {
   }
 
   /** Runs a task in the original README's shape: `kernel` tasks on the mesh, `webgpu` (WGSL) tasks on this node's GPU. */
-  async submitTask(task: TaskSpec): Promise<TaskResult> {
-    const t0 = performance.now()
-    const base = { id: task.id, substrate: 'local', peers: [] as string[], costUsd: 0, pieces: [] as PieceReport[] }
-    try {
-      if (task.type === 'webgpu') {
-        const { id: _id, type: _type, signal, ...wgsl } = task
-        const result = await this.local.runWgsl(wgsl, signal)
-        return {
-          ...base,
-          success: true,
-          result,
-          substrate: 'webgpu',
-          peers: [this.init.network.peerId],
-          executionTimeMs: performance.now() - t0,
-        }
-      }
-      if (task.type !== 'kernel') throw new TypeError(`unknown task type "${(task as { type: unknown }).type}"`)
-      const { data, redundancy, requirements, signal } = task
-      const job = isOp(task.kernel)
-        ? this.submit({
-            op: task.kernel,
-            data,
-            imm: task.params?.imm as number | undefined,
-            key: task.params?.key as Uint8Array | undefined,
-            redundancy,
-            policy: task.policy,
-            requirements,
-            signal,
-          })
-        : this.startJob(
-            { kernel: task.kernel, data, params: task.params, redundancy, requirements, signal },
-            task.policy,
-          )
-      return { ...base, ...(await job.result), id: task.id }
-    } catch (err) {
-      const e = err as Error
-      return {
-        ...base,
-        success: false,
-        error: { name: e.name, message: e.message },
-        executionTimeMs: performance.now() - t0,
-      }
-    }
+  submitTask(task: TaskSpec): Promise<TaskResult> {
+    return submitTask(
+      {
+        local: this.local,
+        peerId: this.init.network.peerId,
+        submit: (spec) => this.submit(spec),
+        startJob: (init, policy) => this.startJob(init, policy),
+      },
+      task,
+    )
   }
 
   /** The newest piece metrics (default all the ring holds), oldest first. */
@@ -240,22 +178,13 @@ export class ComputeManager {
 
   private readonly host: JobHost = {
     candidates: () => this.candidates(),
-    run: (c, task, meta, signal) => this.run(c, task, meta, signal),
+    run: (c, task, meta, signal) => this.runner.run(c, task, meta, signal),
     flagLiar: (peer, meta) => {
       this.ring.flagLiar(peer, meta)
-      const s = this.peerStats(peer)
-      s.failures += 10
-      this.init.log?.(`peer ${peer} returned a wrong result for ${meta.job} piece ${meta.piece}; excluded from the job`)
+      this.stats.get(peer).failures += LIE_WEIGHT
+      const what = meta.reason === 'malformed' ? 'a malformed' : 'a wrong'
+      this.init.log?.(`peer ${peer} returned ${what} result for ${meta.job} piece ${meta.piece}; excluded from the job`)
     },
-  }
-
-  private peerStats(id: string): PeerStats {
-    let s = this.stats.get(id)
-    if (!s) {
-      s = { failures: 0, inflight: 0, downs: 0 }
-      this.stats.set(id, s)
-    }
-    return s
   }
 
   /** Peers and this node's capabilities change slowly: read them at most every 100 ms (placement runs per piece). */
@@ -267,9 +196,10 @@ export class ComputeManager {
     return this.viewCache
   }
 
-  private candidates(): Candidate[] {
+  /** Where a job could place a piece now: this node, then the peers, with what this node knows of each. */
+  candidates(): Candidate[] {
     const self = this.init.network.peerId
-    const own = this.peerStats(self)
+    const own = this.stats.get(self)
     const { caps, peers } = this.view()
     const out: Candidate[] = [
       {
@@ -286,7 +216,7 @@ export class ComputeManager {
     const now = performance.now()
     for (const p of peers) {
       if (p.id === self) continue
-      const s = this.peerStats(p.id)
+      const s = this.stats.get(p.id)
       out.push({
         id: p.id,
         local: false,
@@ -303,131 +233,6 @@ export class ComputeManager {
     }
     return out
   }
-
-  private async run(
-    c: Candidate,
-    task: {
-      op: Op | string
-      input: Uint8Array | RangeInput
-      params: Record<string, unknown>
-      deadlineMs: number
-      prefer?: 'cpu' | 'gpu'
-    },
-    meta: { job: string; piece: number; attempt: number },
-    signal: AbortSignal,
-  ): Promise<RunOutcome> {
-    const s = this.peerStats(c.id)
-    const bytes = task.input instanceof Uint8Array ? task.input.length : task.input.length
-    s.inflight++
-    const t0 = performance.now()
-    const substrate = c.local ? 'local' : c.caps.substrate
-    try {
-      let output: unknown
-      let execMs: number
-      let where = substrate
-      if (c.local) {
-        // a copy the worker may own (the job's buffer stays whole)
-        const input = task.input instanceof Uint8Array ? task.input.slice() : task.input
-        const r = await this.local.run(task.op, input, {
-          params: task.params,
-          signal,
-          prefer: task.prefer,
-          timeoutMs: task.deadlineMs,
-          transfer: input instanceof Uint8Array ? [input.buffer as ArrayBuffer] : [],
-        })
-        output = r.output
-        execMs = performance.now() - t0
-        if (r.substrate === 'webgpu') where = 'local:webgpu'
-      } else {
-        const r = await this.client.run(c.id, {
-          kernel: task.op,
-          params: task.params,
-          input: task.input,
-          deadlineMs: task.deadlineMs,
-          prefer: task.prefer,
-          signal,
-        })
-        output = r.output
-        execMs = r.execMs
-        if (r.substrate === 'webgpu') where = `${substrate}:webgpu`
-      }
-      const wallMs = performance.now() - t0
-      s.downs = 0
-      const costUsd = pieceCostUsd(c.caps, c.local, bytes, execMs)
-      if (bytes >= 64 * 1024) {
-        const t = bytes / Math.max(wallMs, 0.01)
-        s.throughput = s.throughput === undefined ? t : 0.7 * s.throughput + 0.3 * t
-      }
-      this.ring.record({
-        timestamp: Date.now(),
-        ...meta,
-        peer: c.id,
-        substrate: where,
-        execMs,
-        wallMs,
-        bytes,
-        costUsd,
-        ok: true,
-      })
-      return { output, execMs, wallMs, substrate: where, costUsd }
-    } catch (err) {
-      const e = err as Error
-      const ours = signal.aborted
-      if (!ours && !c.local && e.name === 'PeerUnavailableError') {
-        // gone, or going: let it sit out instead of failing every piece placed there
-        s.downUntil = performance.now() + Math.min(COOL_DOWN.maxMs, COOL_DOWN.initialMs * 2 ** s.downs)
-        s.downs++
-      }
-      this.init.log?.(`piece ${meta.job}/${meta.piece} attempt ${meta.attempt} on ${c.id}: ${e.name}: ${e.message}`)
-      if (!ours) s.failures++
-      this.ring.record({
-        timestamp: Date.now(),
-        ...meta,
-        peer: c.id,
-        substrate,
-        execMs: 0,
-        wallMs: performance.now() - t0,
-        bytes,
-        costUsd: 0,
-        ok: false,
-        error: ours ? 'AbortError' : e.name,
-      })
-      throw ours && e.name !== 'AbortError' ? new AbortError('cancelled') : e
-    } finally {
-      s.inflight--
-      // a slot is free: jobs waiting for one may place a piece now (after this job handles its result)
-      // one slot frees one place: wake starved jobs in submission order until one takes it
-      queueMicrotask(() => {
-        for (const j of this.jobs) if (j.starved && j.wake()) break
-      })
-    }
-  }
-}
-
-/** Checks a job spec before anything runs; bad input is a TypeError or RangeError that says what is wrong. */
-function validate(spec: SubmitSpec): void {
-  if (!spec || typeof spec !== 'object') throw new TypeError('submit takes a job spec object')
-  if (!isOp(spec.op)) throw new TypeError(`op must be one of ${OPS.join(', ')}; got ${String(spec.op)}`)
-  const d = spec.data
-  if (!(d instanceof Uint8Array)) {
-    if (!d || typeof d !== 'object' || typeof d.url !== 'string')
-      throw new TypeError('data must be a Uint8Array or { url, offset?, length }')
-    if (!/^https?:\/\//.test(d.url)) throw new TypeError(`data.url must be http(s): ${d.url}`)
-    if (!Number.isSafeInteger(d.length) || d.length < 0) throw new RangeError('data.length must be an integer ≥ 0')
-    if (d.offset !== undefined && (!Number.isSafeInteger(d.offset) || d.offset < 0))
-      throw new RangeError('data.offset must be an integer ≥ 0')
-  }
-  if (spec.imm !== undefined && (!Number.isInteger(spec.imm) || spec.imm < 0 || spec.imm > 255))
-    throw new RangeError(`imm must be an integer in 0..255; got ${spec.imm}`)
-  if (spec.key !== undefined && (!(spec.key instanceof Uint8Array) || spec.key.length === 0 || spec.key.length > 1024))
-    throw new RangeError('key must be 1 to 1024 bytes')
-  const k = spec.redundancy ?? 1
-  if (!Number.isInteger(k) || k < 1 || k > 16) throw new RangeError(`redundancy must be an integer in 1..16; got ${k}`)
-  if (spec.pieceBytes !== undefined && (!Number.isSafeInteger(spec.pieceBytes) || spec.pieceBytes < 1))
-    throw new RangeError('pieceBytes must be an integer ≥ 1')
-  if (spec.maxAttempts !== undefined && (!Number.isInteger(spec.maxAttempts) || spec.maxAttempts < 1))
-    throw new RangeError('maxAttempts must be an integer ≥ 1')
-  if (spec.signal?.aborted) throw new AbortError('aborted before the job started')
 }
 
 export type { JobResult }

@@ -1,6 +1,7 @@
 import * as kernels from '@peercompute/kernels'
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
+import { DataSourceError, RemoteTaskError } from '../../errors.js'
 import { runOp } from '../../ops.js'
 import type { Capabilities } from '../../wire/registry.js'
 import type { RangeInput } from '../range-fetch.js'
@@ -22,9 +23,10 @@ const caps = (over: Partial<Capabilities> = {}): Capabilities => ({
 
 type Behaviour = (op: string, input: Uint8Array, params: Record<string, unknown>) => unknown
 
-function host(peers: Record<string, { caps?: Partial<Capabilities>; run?: Behaviour }>) {
+function host(peers: Record<string, { caps?: Partial<Capabilities>; run?: Behaviour; local?: boolean }>) {
   const inflight = new Map<string, number>()
   const liars: string[] = []
+  const reasons: string[] = []
   const calls: Array<{ peer: string; bytes: number }> = []
   const honest: Behaviour = (op, input, params) => runOp(op as never, input, params)
   const h: JobHost = {
@@ -32,7 +34,7 @@ function host(peers: Record<string, { caps?: Partial<Capabilities>; run?: Behavi
       Object.entries(peers).map(
         ([id, p]): Candidate => ({
           id,
-          local: false,
+          local: p.local ?? false,
           caps: caps(p.caps),
           load: { running: 0, queued: 0 },
           inflight: inflight.get(id) ?? 0,
@@ -60,9 +62,12 @@ function host(peers: Record<string, { caps?: Partial<Capabilities>; run?: Behavi
         inflight.set(c.id, (inflight.get(c.id) ?? 1) - 1)
       }
     },
-    flagLiar: (peer) => liars.push(peer),
+    flagLiar: (peer, meta) => {
+      liars.push(peer)
+      reasons.push(meta.reason ?? 'mismatch')
+    },
   }
-  return { h, liars, calls }
+  return { h, liars, reasons, calls }
 }
 
 const submit = (h: JobHost, spec: Omit<JobSpec, 'policy'> & { policy?: keyof typeof POLICIES }) =>
@@ -238,5 +243,125 @@ describe('policies', () => {
     expect(pieceCostUsd(caps({ price: { model: 'per-invocation', usd: 0.002 } }), false, 1, 1)).toBe(0.002)
     expect(pieceCostUsd(caps({ substrate: 'browser', price: { model: 'per-gb', usd: 9 } }), false, 1e9, 1)).toBe(0)
     expect(pieceCostUsd(caps({ price: { model: 'per-gb', usd: 9 } }), true, 1e9, 1)).toBe(0)
+  })
+})
+
+/** A policy that ranks `first` ahead of every other peer, so it is tried first and must be caught. */
+const ranksFirst = (first: string) => ({ name: `${first}-first`, score: (c: Candidate) => (c.id === first ? 0 : 1) })
+
+describe(`Job: results and errors from peers are checked (SEED=${SEED})`, () => {
+  const malformed: Array<[string, 'xor' | 'add' | 'counteq' | 'crc32c' | 'fnv64', Behaviour]> = [
+    ['a number for xor', 'xor', () => 0],
+    ['short bytes for add', 'add', (_op, input) => new Uint8Array(input.length - 1)],
+    ['bytes for counteq', 'counteq', (_op, input) => new Uint8Array(input.length)],
+    ['a count past the piece for counteq', 'counteq', (_op, input) => input.length + 1],
+    ['a fractional count for counteq', 'counteq', () => 0.5],
+    ['a crc past u32', 'crc32c', () => 2 ** 32],
+    ['a negative crc', 'crc32c', () => -1],
+    ['a number for fnv64', 'fnv64', () => 5],
+    ['a bigint past u64 for fnv64', 'fnv64', () => 1n << 64n],
+    ['JSON for xor', 'xor', () => ({ bytes: [] })],
+  ]
+  for (const [what, op, lie] of malformed) {
+    it(`${what}: counts as a lie; the piece is placed again and the result is right`, async () => {
+      const { h, liars, reasons } = host({ bad: { run: lie }, good: {} })
+      const data = prng(SEED + 10).bytes(40_000)
+      const res = await new Job({ op, data, imm: 3, pieceBytes: 10_000 }, h, ranksFirst('bad')).result
+      const want = runOp(op, data, { imm: 3 })
+      if (want instanceof Uint8Array) expect(Buffer.compare(res.result as Uint8Array, want)).toBe(0)
+      else expect(res.result).toBe(want)
+      expect(res.liars).toEqual(['bad'])
+      expect(new Set(liars)).toEqual(new Set(['bad'])) // once per piece it lied on
+      expect(new Set(reasons)).toEqual(new Set(['malformed']))
+      expect(res.peers).toEqual(['good'])
+      const bad = res.pieces.flatMap((p) => p.runs).filter((r) => r.peer === 'bad')
+      expect(bad.length).toBeGreaterThan(0)
+      expect(bad.every((r) => !r.ok && r.error === 'MalformedResultError')).toBe(true)
+    })
+  }
+
+  it('a peer reporting DataSourceError (or any name) is that peer failing: the job finishes elsewhere', async () => {
+    for (const name of ['DataSourceError', 'PayloadTooLargeError', 'AbortError', 'ResultMismatchError']) {
+      const fake: Behaviour = () => {
+        throw new RemoteTaskError('bad', name, 'made up')
+      }
+      const { h } = host({ bad: { run: fake }, good: {} })
+      const data = prng(SEED + 11).bytes(30_000)
+      const res = await new Job({ op: 'crc32c', data, pieceBytes: 10_000 }, h, ranksFirst('bad')).result
+      expect(res.result).toBe(kernels.crc32c(data))
+      expect(res.peers).toEqual(['good'])
+      const runs = res.pieces.flatMap((p) => p.runs).filter((r) => r.peer === 'bad')
+      expect(runs.length).toBeGreaterThan(0)
+      expect(runs.every((r) => !r.ok && r.error === 'RemoteTaskError' && r.remoteError === name)).toBe(true)
+    }
+  })
+
+  it('max(2, redundancy) distinct peers reporting the same DataSourceError fail the job with it', async () => {
+    const says =
+      (peer: string): Behaviour =>
+      () => {
+        throw new RemoteTaskError(peer, 'DataSourceError', 'HTTP 404')
+      }
+    const two = host({ x: { run: says('x') }, y: { run: says('y') }, z: { caps: { kernels: [] } } })
+    const err = await submit(two.h, { op: 'crc32c', data: new Uint8Array(100) }).result.catch((e: Error) => e)
+    expect(err).toBeInstanceOf(DataSourceError)
+    expect((err as Error).message).toMatch(/2 distinct peer\(s\) report DataSourceError.*HTTP 404/)
+    expect((err as Error).cause).toBeInstanceOf(RemoteTaskError)
+    // with redundancy 3 two peers are not enough: the piece goes to honest peers, who run it and agree
+    const three = host({ x: { run: says('x') }, y: { run: says('y') }, a: {}, b: {}, c: {} })
+    const data = prng(SEED + 12).bytes(1000)
+    const ok = await new Job({ op: 'crc32c', data, redundancy: 3 }, three.h, {
+      name: 'liars-first',
+      score: (c: Candidate) => (c.id === 'x' || c.id === 'y' ? 0 : 1),
+    }).result
+    expect(ok.result).toBe(kernels.crc32c(data))
+  })
+
+  it('the lone eligible peer reporting DataSourceError fails the job at once (no one else could say otherwise)', async () => {
+    const { h, calls } = host({
+      only: {
+        run: () => {
+          throw new RemoteTaskError('only', 'DataSourceError', 'ignored the Range header')
+        },
+      },
+    })
+    await expect(submit(h, { op: 'counteq', data: new Uint8Array(10) }).result).rejects.toMatchObject({
+      name: 'DataSourceError',
+      message: expect.stringMatching(/ignored the Range/),
+    })
+    expect(calls).toHaveLength(1)
+  })
+
+  it("this node's own DataSourceError fails the job at once, whatever the redundancy", async () => {
+    const { h } = host({
+      self: {
+        local: true,
+        run: () => {
+          throw new DataSourceError('HTTP 404')
+        },
+      },
+      a: {},
+      b: {},
+    })
+    const job = new Job({ op: 'crc32c', data: new Uint8Array(100), redundancy: 2 }, h, ranksFirst('self'))
+    await expect(job.result).rejects.toMatchObject({ name: 'DataSourceError', message: 'HTTP 404' })
+  })
+
+  it('attempts stay bounded when every peer reports errors', async () => {
+    const peers = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [
+        `p${i}`,
+        {
+          run: (() => {
+            throw new RemoteTaskError(`p${i}`, 'KernelError', 'no')
+          }) as Behaviour,
+        },
+      ]),
+    )
+    const { h, calls } = host(peers)
+    await expect(submit(h, { op: 'counteq', data: new Uint8Array(10), maxAttempts: 3 }).result).rejects.toThrow(
+      /failed 3 times/,
+    )
+    expect(calls.length).toBe(3)
   })
 })

@@ -1,173 +1,34 @@
-import * as kernels from '@peercompute/kernels'
 import { TypedEventEmitter } from 'main-event'
-import { AbortError, NoEligiblePeerError, PeerComputeError, ResultMismatchError } from '../../errors.js'
-import { isOp, type Op, type OpResult } from '../../ops.js'
-import type { RangeInput } from '../range-fetch.js'
-import { type Candidate, expectedMs, type PieceContext, type SchedulerPolicy } from './policies.js'
+import {
+  AbortError,
+  MalformedResultError,
+  NoEligiblePeerError,
+  PeerComputeError,
+  RemoteTaskError,
+  ResultMismatchError,
+} from '../../errors.js'
+import { isOp, type Op } from '../../ops.js'
+import { combine } from './combine.js'
+import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, retryDelayMs } from './failures.js'
+import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
+import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
+import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
+import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
+import { resultProblem } from './result-check.js'
+import { EXTRA_RUNS, tally, valueKey } from './vote.js'
 
-/** What a job needs of a peer. */
-export interface Requirements {
-  memoryMb?: number
-  /** Longest a piece may take there, s; also each attempt's deadline. */
-  maxDurationS?: number
-  gpu?: boolean
-}
-
-/** A data job over a byte range, as `node.compute.submit` takes it. */
-export interface JobSpec {
-  op: Op
-  /** The bytes, or a URL range each executor fetches itself with HTTP Range. */
-  data: Uint8Array | { url: string; offset?: number; length: number }
-  /** counteq / xor / add: the byte. */
-  imm?: number
-  /** xor: a key repeated over the data from its first byte (pieces get it rotated into phase). */
-  key?: Uint8Array
-  requirements?: Requirements
-  /** Distinct peers each piece runs on; results must agree (default 1). */
-  redundancy?: number
-  /** Default `balanced`. */
-  policy?: SchedulerPolicy
-  /** `sticky`: the affinity key (default the op). */
-  affinityKey?: string
-  /** Fixed piece size, bytes; without it pieces start at 8 MiB and adapt to the throughput measured. */
-  pieceBytes?: number
-  /** Failed attempts allowed per piece before the job fails (default 4). */
-  maxAttempts?: number
-  /** Deadline of each attempt, ms (default 60,000, or `requirements.maxDurationS`). */
-  deadlineMs?: number
-  /** Run pieces on this node too (default true). */
-  includeLocal?: boolean
-  /** Only these peer ids (this node's own id included) may run pieces. */
-  peers?: string[]
-  signal?: AbortSignal
-}
-
-/**
- * A job as a Job runs it: a built-in op over a range (split into pieces), or a
- * registered kernel by name (one piece: its input is the kernel's, its output the result).
- */
-export type JobInit =
-  | JobSpec
-  | (Omit<JobSpec, 'op' | 'imm' | 'key'> & { kernel: string; params?: Record<string, unknown> })
-
-/** One attempt of a piece on one peer. */
-export interface PieceRun {
-  peer: string
-  substrate: string
-  attempt: number
-  ok: boolean
-  error?: string
-  execMs: number
-  wallMs: number
-  costUsd: number
-  /** False when redundancy outvoted this run. */
-  agreed?: boolean
-}
-
-/** A finished piece: its range, where it ran, how long, what it cost. */
-export interface PieceReport {
-  index: number
-  offset: number
-  length: number
-  /** Where the accepted result came from (the first agreeing run). */
-  peer: string
-  substrate: string
-  /** Attempts made (failed ones and redundant runs included). */
-  attempts: number
-  execMs: number
-  wallMs: number
-  costUsd: number
-  runs: PieceRun[]
-}
-
-/** What a finished job returns. */
-export interface JobResult {
-  success: true
-  /** The combined result (a registered kernel's job: that kernel's output). */
-  result: OpResult
-  /** The substrate every piece ran on, or `mixed`. */
-  substrate: string
-  /** Peers whose results were accepted. */
-  peers: string[]
-  executionTimeMs: number
-  costUsd: number
-  pieces: PieceReport[]
-  /** Peers caught returning a wrong result (excluded for the rest of the job). */
-  liars: string[]
-  /** Pieces that were placed again after a failed attempt. */
-  replaced: number
-}
-
-/** Events of a Job. */
-export interface JobEvents {
-  progress: CustomEvent<{ bytesDone: number; bytesTotal: number; piecesDone: number }>
-  piece: CustomEvent<PieceReport>
-  done: CustomEvent<{ result?: JobResult; error?: Error }>
-}
-
-/** One attempt's outcome as the host reports it. */
-export interface RunOutcome {
-  output: unknown
-  execMs: number
-  wallMs: number
-  substrate: string
-  costUsd: number
-}
-
-/** What a Job needs from its ComputeManager. */
-export interface JobHost {
-  /** The local node and the peers, with their stats (fresh on each call). */
-  candidates(): Candidate[]
-  /** Runs one piece on a candidate (inflight, throughput, failures and metrics are the host's). */
-  run(
-    c: Candidate,
-    task: {
-      /** A built-in op or a registered kernel's name. */
-      op: string
-      input: Uint8Array | RangeInput
-      params: Record<string, unknown>
-      deadlineMs: number
-      prefer?: 'cpu' | 'gpu'
-    },
-    meta: { job: string; piece: number; attempt: number },
-    signal: AbortSignal,
-  ): Promise<RunOutcome>
-  /** Reports a peer caught returning a wrong result. */
-  flagLiar(peer: string, meta: { job: string; piece: number }): void
-}
-
-interface Piece {
-  index: number
-  offset: number
-  length: number
-  want: number
-  running: Map<string, AbortController>
-  ok: Array<{ peer: string; value: unknown; key: string }>
-  runs: PieceRun[]
-  failures: number
-  excluded: Set<string>
-  notBefore: number
-  accepted?: unknown
-  report?: PieceReport
-  seed?: unknown
-}
-
-const MiB = 1024 * 1024
-const DEFAULT_PIECE = 8 * MiB
-const MIN_PIECE = 64 * 1024
-/** Pieces up to this size count as tiny. */
-const TINY_PIECE = 64 * 1024
-/** How many times its slots a peer may have in flight when the pieces are tiny. */
-const TINY_PIPELINE = 16
-/** Tail pieces shrink to keep every peer busy, but not below this. */
-const MIN_TAIL = MiB
-const MAX_PIECE = 64 * MiB
-/** Adapted pieces aim to take this long on the peer that gets them. */
-const TARGET_PIECE_MS = 1000
-/** Runs beyond `redundancy` that may be added to break a tie. */
-const EXTRA_RUNS = 3
-/** Errors that another peer would meet too: the job fails at once. */
-const NON_RETRYABLE = new Set(['DataSourceError', 'PayloadTooLargeError'])
+export type {
+  JobEvents,
+  JobHost,
+  JobInit,
+  JobResult,
+  JobSpec,
+  LieKind,
+  PieceReport,
+  PieceRun,
+  Requirements,
+  RunOutcome,
+} from './job-types.js'
 
 let jobCounter = 0
 
@@ -251,18 +112,10 @@ export class Job extends TypedEventEmitter<JobEvents> {
 
   /** Candidates that meet the job's needs; those sitting out (unreachable lately) only with `resting`. */
   private eligible(piece: PieceContext, resting = false): Candidate[] {
-    const req = this.spec.requirements ?? {}
     const now = performance.now()
     return this.host.candidates().filter((c) => {
       if (!resting && c.downUntil !== undefined && c.downUntil > now) return false
-      if (this.liars.has(c.id)) return false
-      if (this.spec.includeLocal === false && c.local) return false
-      if (this.spec.peers && !this.spec.peers.includes(c.id)) return false
-      if (!c.caps.kernels.includes(this.kernel)) return false
-      if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
-      if (req.gpu && !c.caps.gpu) return false
-      if (req.maxDurationS !== undefined && expectedMs(c, piece) > req.maxDurationS * 1000) return false
-      return true
+      return !this.liars.has(c.id) && fits(c, this.spec, this.kernel, piece)
     })
   }
 
@@ -347,32 +200,20 @@ export class Job extends TypedEventEmitter<JobEvents> {
 
   /** The size of the next piece to cut, or -1 if nothing can take it now. */
   private nextSize(): number {
-    const remaining = this.total - this.cursor
-    if (!this.op) return remaining // a registered kernel's input is not ours to split
-    if (this.spec.pieceBytes) return Math.min(this.spec.pieceBytes, remaining)
-    const ctx = { bytes: Math.min(DEFAULT_PIECE, remaining), affinityKey: this.spec.affinityKey ?? this.kernel }
-    const all = this.eligible(ctx)
-    const free = all.filter((c) => c.inflight < c.slots)
-    if (all.length === 0) {
-      const back = this.restingUntil(ctx)
-      if (back !== undefined) {
-        this.restUntil = back
-        return -1
-      }
-      return Math.min(DEFAULT_PIECE, remaining) // cut it anyway: the job fails with the reason
-    }
-    if (free.length === 0) {
-      this.starved = true
-      return -1
-    }
-    free.sort((a, b) => this.policy.score(a, ctx) - this.policy.score(b, ctx))
-    const t = free[0].throughput
-    let size = t ? clamp(t * TARGET_PIECE_MS, MIN_PIECE, MAX_PIECE) : DEFAULT_PIECE
-    // near the end, smaller pieces keep every peer busy instead of waiting on one
-    const slots = all.reduce((n, c) => n + c.slots, 0)
-    if (!this.sequential) size = Math.min(size, Math.max(MIN_TAIL, Math.ceil(remaining / slots)))
-    size = Math.ceil(size / MIN_PIECE) * MIN_PIECE
-    return Math.min(size, remaining)
+    const s = nextPieceSize({
+      remaining: this.total - this.cursor,
+      splittable: this.op !== undefined,
+      pieceBytes: this.spec.pieceBytes,
+      sequential: this.sequential,
+      affinityKey: this.spec.affinityKey ?? this.kernel,
+      policy: this.policy,
+      eligible: (ctx) => this.eligible(ctx),
+      restingUntil: (ctx) => this.restingUntil(ctx),
+    })
+    if ('size' in s) return s.size
+    if (s.wait === 'starved') this.starved = true
+    else this.restUntil = s.until
+    return -1
   }
 
   private cut(size: number): Piece {
@@ -387,17 +228,12 @@ export class Job extends TypedEventEmitter<JobEvents> {
       failures: 0,
       excluded: new Set(),
       notBefore: 0,
+      reported: new Map(),
     }
     if (this.sequential && this.pieces.length > 0) p.seed = this.pieces[this.pieces.length - 1].accepted
     this.cursor += size
     this.pieces.push(p)
     return p
-  }
-
-  private input(p: Piece): Uint8Array | RangeInput {
-    const d = this.spec.data
-    if (d instanceof Uint8Array) return d.subarray(p.offset, p.offset + p.length)
-    return { url: d.url, offset: this.base + p.offset, length: p.length }
   }
 
   private launch(p: Piece, c: Candidate): void {
@@ -407,27 +243,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
     this.ac.signal.addEventListener('abort', onAbort, { once: true })
     p.running.set(c.id, ac)
     const attempt = p.runs.length + 1
-    const spec = this.spec
-    const params: Record<string, unknown> = 'op' in spec ? {} : { ...spec.params }
-    if ('op' in spec && spec.imm !== undefined) params.imm = spec.imm
-    if ('op' in spec && spec.key !== undefined) params.key = keyAt(spec.key, p.offset)
-    if (p.seed !== undefined) params.seed = p.seed
-    const deadlineMs = this.spec.requirements?.maxDurationS
-      ? this.spec.requirements.maxDurationS * 1000
-      : (this.spec.deadlineMs ?? 60_000)
     this.host
-      .run(
-        c,
-        {
-          op: this.kernel,
-          input: this.input(p),
-          params,
-          deadlineMs,
-          prefer: this.spec.requirements?.gpu ? 'gpu' : undefined,
-        },
-        { job: this.id, piece: p.index, attempt },
-        ac.signal,
-      )
+      .run(c, pieceTask(this.spec, this.kernel, p), { job: this.id, piece: p.index, attempt }, ac.signal)
       .then(
         (r) => this.onResult(p, c, attempt, r),
         (err: Error) => this.onFailure(p, c, attempt, err),
@@ -438,7 +255,12 @@ export class Job extends TypedEventEmitter<JobEvents> {
 
   private onResult(p: Piece, c: Candidate, attempt: number, r: RunOutcome): void {
     p.running.delete(c.id)
-    if (this.finished) return
+    if (this.finished || p.accepted !== undefined) return
+    const why = this.check(p, r.output)
+    if (why) {
+      this.onFailure(p, c, attempt, new MalformedResultError(`${c.id}: ${why}`))
+      return
+    }
     p.runs.push({
       peer: c.id,
       substrate: r.substrate,
@@ -448,17 +270,28 @@ export class Job extends TypedEventEmitter<JobEvents> {
       wallMs: r.wallMs,
       costUsd: r.costUsd,
     })
+    if (this.liars.has(c.id)) {
+      p.runs[p.runs.length - 1].agreed = false // caught lying elsewhere meanwhile: its word does not count
+      this.pump()
+      return
+    }
     p.ok.push({ peer: c.id, value: r.output, key: valueKey(r.output) })
     if (p.ok.length >= p.want) this.vote(p)
     this.pump()
   }
 
+  /**
+   * Why a result may not count for piece `p`; undefined when it may. Its shape
+   * per op (result-check.ts) is checked for every run, local ones included.
+   * Content pinning (a validator of the URL's version) belongs here too.
+   */
+  private check(p: Piece, value: unknown): string | undefined {
+    return resultProblem(this.kernel, value, p.length)
+  }
+
   private vote(p: Piece): void {
-    const groups = new Map<string, Array<{ peer: string; value: unknown }>>()
-    for (const o of p.ok) groups.set(o.key, [...(groups.get(o.key) ?? []), o])
-    const [top] = [...groups.values()].sort((a, b) => b.length - a.length)
-    const majority = top.length * 2 > p.ok.length && (this.redundancy === 1 || top.length >= 2)
-    if (!majority) {
+    const t = tally(p.ok, this.redundancy)
+    if (!t.decided) {
       if (p.want < this.redundancy + EXTRA_RUNS) p.want++
       else
         this.fail(
@@ -466,34 +299,26 @@ export class Job extends TypedEventEmitter<JobEvents> {
         )
       return
     }
-    const winners = new Set(top.map((o) => o.peer))
-    for (const run of p.runs) if (run.ok) run.agreed = winners.has(run.peer)
-    for (const o of p.ok) {
-      if (winners.has(o.peer) || this.liars.has(o.peer)) continue
-      this.liars.add(o.peer)
-      this.host.flagLiar(o.peer, { job: this.id, piece: p.index })
-    }
+    for (const run of p.runs) if (run.ok) run.agreed = t.winners.has(run.peer)
+    for (const o of p.ok) if (!t.winners.has(o.peer)) this.catchLiar(o.peer, p, 'mismatch')
     for (const ac of p.running.values()) ac.abort(new AbortError('the piece is decided'))
     p.running.clear()
-    this.accept(p, top[0].value, top[0].peer)
+    this.accept(p, t.value, t.peer)
+  }
+
+  /**
+   * Excludes `peer` from the rest of the job and tells the host.
+   * Its results still waiting for a vote stay: alone they cannot form a majority.
+   */
+  private catchLiar(peer: string, at: Piece, reason: LieKind): void {
+    this.liars.add(peer)
+    this.host.flagLiar(peer, { job: this.id, piece: at.index, reason }) // per piece: each lie scores it down
   }
 
   private accept(p: Piece, value: unknown, peer: string): void {
     p.accepted = value
     if (this.out) this.out.set(value as Uint8Array, p.offset)
-    const first = p.runs.find((r) => r.ok && r.peer === peer) as PieceRun
-    const report: PieceReport = {
-      index: p.index,
-      offset: this.base + p.offset,
-      length: p.length,
-      peer,
-      substrate: first.substrate,
-      attempts: p.runs.length,
-      execMs: first.execMs,
-      wallMs: first.wallMs,
-      costUsd: p.runs.reduce((s, r) => s + r.costUsd, 0),
-      runs: p.runs,
-    }
+    const report = pieceReport(p, peer, this.base)
     p.report = report
     this.safeDispatch('piece', report)
     const done = this.pieces.filter((x) => x.accepted !== undefined)
@@ -514,17 +339,22 @@ export class Job extends TypedEventEmitter<JobEvents> {
       attempt,
       ok: false,
       error: err.name,
+      ...(err instanceof RemoteTaskError ? { remoteError: err.remoteName } : {}),
       execMs: 0,
       wallMs: 0,
       costUsd: 0,
     })
-    if (NON_RETRYABLE.has(err.name)) {
-      this.fail(err)
+    const ctx = { bytes: p.length, affinityKey: this.spec.affinityKey ?? this.kernel }
+    const needed = agreementNeeded(this.redundancy, this.eligible(ctx, true).length)
+    const verdict = judgeFailure(err, c, p.index, p.reported, needed)
+    if (verdict.kind === 'fail') {
+      this.fail(verdict.error)
       return
     }
+    if (verdict.kind === 'lie') this.catchLiar(c.id, p, 'malformed')
     p.failures++
     this.replaced++
-    if (p.failures >= (this.spec.maxAttempts ?? 4)) {
+    if (p.failures >= (this.spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)) {
       const e = new PeerComputeError(
         `piece ${p.index} failed ${p.failures} times; last on ${c.id}: ${err.name}: ${err.message}`,
         { cause: err },
@@ -533,51 +363,20 @@ export class Job extends TypedEventEmitter<JobEvents> {
       return
     }
     p.excluded.add(c.id)
-    p.notBefore = performance.now() + Math.min(2000, 50 * 2 ** (p.failures - 1))
+    p.notBefore = performance.now() + retryDelayMs(p.failures)
     this.pump()
   }
 
   private finish(): void {
-    const result = this.combine(this.pieces)
-    const reports = this.pieces.map((p) => p.report as PieceReport)
-    const substrates = new Set(reports.map((r) => r.substrate))
-    const res: JobResult = {
-      success: true,
-      result,
-      substrate: substrates.size === 1 ? [...substrates][0] : 'mixed',
-      peers: [...new Set(reports.map((r) => r.peer))],
-      executionTimeMs: performance.now() - this.t0,
-      costUsd: reports.reduce((s, r) => s + r.costUsd, 0),
-      pieces: reports,
-      liars: [...this.liars],
+    const res = jobResult(combine(this.op, this.pieces, this.out), this.pieces, {
+      t0: this.t0,
+      liars: this.liars,
       replaced: this.replaced,
-    }
+    })
     this.finished = true
     clearTimeout(this.timer)
     this.resolve(res)
     this.safeDispatch('done', { result: res })
-  }
-
-  private combine(pieces: Piece[]): OpResult {
-    switch (this.op) {
-      case undefined:
-        return pieces[0]?.accepted as OpResult
-      case 'counteq':
-        return pieces.reduce((s, p) => s + (p.accepted as number), 0)
-      case 'crc32c':
-        return (
-          pieces.reduce(
-            (crc, p, i) =>
-              i === 0 ? (p.accepted as number) : kernels.crc32cCombine(crc, p.accepted as number, p.length),
-            0,
-          ) >>> 0
-        )
-      case 'fnv64':
-        return pieces.length ? (pieces[pieces.length - 1].accepted as bigint) : kernels.FNV64_OFFSET
-      case 'xor':
-      case 'add':
-        return this.out as Uint8Array
-    }
   }
 
   private fail(err: Error): void {
@@ -596,26 +395,4 @@ export class Job extends TypedEventEmitter<JobEvents> {
       // a listener's error must not break the job
     }
   }
-}
-
-/** The repeating key as it lines up with byte `offset` of the data: rotated, so every piece stays in phase. */
-function keyAt(key: Uint8Array, offset: number): Uint8Array {
-  const shift = offset % key.length
-  if (shift === 0) return key
-  const out = new Uint8Array(key.length)
-  out.set(key.subarray(shift))
-  out.set(key.subarray(0, shift), key.length - shift)
-  return out
-}
-
-function clamp(v: number, lo: number, hi: number): number {
-  return Math.max(lo, Math.min(hi, v))
-}
-
-/** A comparable key of a result: the value itself, or the length and FNV-1a of bytes. */
-function valueKey(v: unknown): string {
-  if (v instanceof Uint8Array) return `b${v.length}:${kernels.fnv64(v).toString(16)}`
-  if (typeof v === 'bigint') return `n${v.toString()}`
-  if (typeof v === 'number') return `n${v}`
-  return `j${JSON.stringify(v)}`
 }

@@ -12,7 +12,7 @@ export interface PieceMetric {
   bytes: number
   costUsd: number
   ok: boolean
-  /** The error's name when the attempt failed; `ResultMismatch` when the peer was outvoted. */
+  /** The error's name when the attempt failed; `ResultMismatch` when the peer was outvoted, `MalformedResult` when its result had the wrong shape. */
   error?: string
 }
 
@@ -24,9 +24,12 @@ export interface MetricsSummary {
   bytes: number
   costUsd: number
   meanExecMs: number
-  /** Peers caught returning a wrong result, since the node started. */
+  /** Peers caught returning a wrong or malformed result, since the node started (the newest MAX_LIARS_KEPT). */
   liars: string[]
 }
+
+/** Liars a MetricsRing remembers (peer ids are free: the oldest are forgotten past this). */
+export const MAX_LIARS_KEPT = 1024
 
 /** A bounded ring of piece metrics: the newest `capacity` kept, older ones dropped. */
 export class MetricsRing {
@@ -48,14 +51,22 @@ export class MetricsRing {
     }
   }
 
-  /** Notes a peer caught lying: its runs of that piece are marked failed (`ResultMismatch`). */
-  flagLiar(peer: string, at?: { job: string; piece: number }): void {
+  /**
+   * Notes a peer caught lying: its runs of that piece are marked failed
+   * (`ResultMismatch` when outvoted, `MalformedResult` for a result of the wrong shape).
+   */
+  flagLiar(peer: string, at?: { job: string; piece: number; reason?: 'mismatch' | 'malformed' }): void {
+    this.liars.delete(peer) // re-inserted as the newest
     this.liars.add(peer)
+    for (const old of this.liars) {
+      if (this.liars.size <= MAX_LIARS_KEPT) break
+      this.liars.delete(old)
+    }
     if (!at) return
     for (const m of this.items)
       if (m.peer === peer && m.job === at.job && m.piece === at.piece && m.ok) {
         m.ok = false
-        m.error = 'ResultMismatch'
+        m.error = at.reason === 'malformed' ? 'MalformedResult' : 'ResultMismatch'
       }
   }
 

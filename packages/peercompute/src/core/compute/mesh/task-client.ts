@@ -1,5 +1,12 @@
 import type { Stream } from '@libp2p/interface'
-import { AbortError, errorFromName, PeerUnavailableError, ProtocolError, TaskTimeoutError } from '../../errors.js'
+import {
+  AbortError,
+  MalformedResultError,
+  PeerUnavailableError,
+  ProtocolError,
+  RemoteTaskError,
+  TaskTimeoutError,
+} from '../../errors.js'
 import { CorkedWriter } from '../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
 import {
@@ -13,6 +20,7 @@ import {
   type TaskRequestHeader,
   type TaskResultHeader,
 } from '../../wire/task.js'
+import { MAX_KERNEL_RESULT_BYTES, resultBytesProblem } from './result-check.js'
 import { type KernelParams, outputFromWire, paramsToWire } from './task-values.js'
 
 /** How the client reaches peers (a NetworkManager). */
@@ -43,6 +51,8 @@ export interface RemoteResult {
 interface Pending {
   resolve(r: RemoteResult): void
   reject(e: Error): void
+  /** Why a bytes result may not declare this length (checked before allocating); undefined when it may. */
+  refuse(declared: number): string | undefined
   header?: TaskResultHeader
   buf?: Uint8Array
   got: number
@@ -54,20 +64,34 @@ export const TASK_SILENCE_MS = 5000
 /** Deadline slack on the submitter's side, for the network. */
 const DEADLINE_SLACK_MS = 2000
 
+/** Options of a TaskClient. */
+export interface TaskClientInit {
+  /** Largest bytes result of a registered kernel taken, bytes (default MAX_KERNEL_RESULT_BYTES). */
+  maxKernelResultBytes?: number
+}
+
 /**
  * The submitting side of the task protocol: one multiplexed stream per peer,
  * many tasks in flight on it, each with an id, a deadline and cancellation.
+ * What a peer sends back is checked before anything is allocated for it.
  */
 export class TaskClient {
   private readonly dialer: StreamDialer
   private readonly channels = new Map<string, Promise<Channel>>()
+  private readonly maxKernelResultBytes: number
   private stopped = false
 
-  constructor(dialer: StreamDialer) {
+  constructor(dialer: StreamDialer, init: TaskClientInit = {}) {
     this.dialer = dialer
+    this.maxKernelResultBytes = init.maxKernelResultBytes ?? MAX_KERNEL_RESULT_BYTES
   }
 
-  /** Runs `task` on `peer`. Rejects with the executor's typed error, `PeerUnavailableError`, `TaskTimeoutError` or `AbortError`. */
+  /**
+   * Runs `task` on `peer`. Rejects with `RemoteTaskError` (the peer reported an
+   * error: its name is data, never rebuilt into a library class),
+   * `MalformedResultError` (a result length the task does not allow),
+   * `ProtocolError`, `PeerUnavailableError`, `TaskTimeoutError` or `AbortError`.
+   */
   async run(peer: string, task: RemoteTask): Promise<RemoteResult> {
     if (this.stopped) throw new AbortError('the task client is stopped')
     if (task.signal?.aborted) throw new AbortError('aborted')
@@ -90,7 +114,7 @@ export class TaskClient {
     let p = this.channels.get(peer)
     if (!p) {
       p = this.dialer.dialProtocol(peer, TASK_PROTOCOL, { signal }).then(
-        (stream) => new Channel(stream, () => this.channels.delete(peer)),
+        (stream) => new Channel(stream, peer, this.maxKernelResultBytes, () => this.channels.delete(peer)),
         (err) => {
           this.channels.delete(peer)
           throw signal?.aborted
@@ -108,6 +132,8 @@ export class TaskClient {
 
 class Channel {
   private readonly stream: Stream
+  private readonly peer: string
+  private readonly maxKernelResultBytes: number
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closed = false
@@ -117,8 +143,10 @@ class Channel {
   /** When the executor was last heard from (or the channel last went from idle to busy). */
   private heard = performance.now()
 
-  constructor(stream: Stream, onGone: () => void) {
+  constructor(stream: Stream, peer: string, maxKernelResultBytes: number, onGone: () => void) {
     this.stream = stream
+    this.peer = peer
+    this.maxKernelResultBytes = maxKernelResultBytes
     this.writer = new CorkedWriter(stream)
     this.onGone = onGone
     const decoder = new FrameDecoder(TASK_FRAME_MAX)
@@ -168,7 +196,9 @@ class Channel {
     if (task.prefer) header.prefer = task.prefer
     if (this.pending.size === 0) this.heard = performance.now()
     const result = new Promise<RemoteResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, got: 0 })
+      const refuse = (declared: number) =>
+        resultBytesProblem(task.kernel, input.length, declared, this.maxKernelResultBytes)
+      this.pending.set(id, { resolve, reject, refuse, got: 0 })
     })
     result.catch(() => {}) // it may fail while the input is still being sent; awaited below
     const signal = task.signal
@@ -215,7 +245,8 @@ class Channel {
     if (m.type === 'alive') return
     const p = this.pending.get(m.id)
     if (m.type === 'error') {
-      const err = errorFromName(m.name, m.message)
+      // the peer's word, kept as data: a remote cannot forge this library's error semantics
+      const err = new RemoteTaskError(this.peer, m.name, m.message)
       if (m.id === 0) {
         this.close(err)
         return
@@ -228,6 +259,17 @@ class Channel {
     }
     if (!p) return // a task we gave up on
     if (m.type === 'result') {
+      if (p.header) {
+        this.settle(m.id, new ProtocolError('a second result for one task'), true)
+        return
+      }
+      if (m.header.type === 'bytes') {
+        const why = p.refuse(m.header.length)
+        if (why) {
+          this.settle(m.id, new MalformedResultError(`${this.peer}: ${why}`), true)
+          return
+        }
+      }
       p.header = m.header
       if (m.header.type === 'bytes') {
         p.buf = new Uint8Array(m.header.length)
@@ -236,8 +278,7 @@ class Channel {
       }
     } else if (m.type === 'data') {
       if (!p.buf || p.got + m.data.length > p.buf.length) {
-        this.pending.delete(m.id)
-        p.reject(new ProtocolError('result data beyond the declared length'))
+        this.settle(m.id, new ProtocolError('result data beyond the declared length'), true)
         return
       }
       p.buf.set(m.data, p.got)

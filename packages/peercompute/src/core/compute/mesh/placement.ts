@@ -1,0 +1,84 @@
+import type { OpResult } from '../../ops.js'
+import type { RangeInput } from '../range-fetch.js'
+import type { JobInit, JobResult, Piece, PieceReport, PieceRun } from './job-types.js'
+import { keyAt } from './pieces.js'
+import { type Candidate, expectedMs, type PieceContext } from './policies.js'
+
+// What a piece asks of a peer, and what it is sent: the job's static
+// requirements, the task built for one piece, and its report once accepted.
+
+/** Default deadline of each attempt, ms. */
+const DEFAULT_DEADLINE_MS = 60_000
+
+/** True if `c` offers what `spec` needs to run `kernel` over a piece like `piece` (liars and rests aside). */
+export function fits(c: Candidate, spec: JobInit, kernel: string, piece: PieceContext): boolean {
+  const req = spec.requirements ?? {}
+  if (spec.includeLocal === false && c.local) return false
+  if (spec.peers && !spec.peers.includes(c.id)) return false
+  if (!c.caps.kernels.includes(kernel)) return false
+  if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
+  if (req.gpu && !c.caps.gpu) return false
+  if (req.maxDurationS !== undefined && expectedMs(c, piece) > req.maxDurationS * 1000) return false
+  return true
+}
+
+/** The task of one piece as the host runs it. */
+export function pieceTask(spec: JobInit, kernel: string, p: Piece) {
+  const params: Record<string, unknown> = 'op' in spec ? {} : { ...spec.params }
+  if ('op' in spec && spec.imm !== undefined) params.imm = spec.imm
+  if ('op' in spec && spec.key !== undefined) params.key = keyAt(spec.key, p.offset)
+  if (p.seed !== undefined) params.seed = p.seed
+  const deadlineMs = spec.requirements?.maxDurationS
+    ? spec.requirements.maxDurationS * 1000
+    : (spec.deadlineMs ?? DEFAULT_DEADLINE_MS)
+  const d = spec.data
+  const input: Uint8Array | RangeInput =
+    d instanceof Uint8Array
+      ? d.subarray(p.offset, p.offset + p.length)
+      : { url: d.url, offset: (d.offset ?? 0) + p.offset, length: p.length }
+  return {
+    op: kernel,
+    input,
+    params,
+    deadlineMs,
+    prefer: spec.requirements?.gpu ? ('gpu' as const) : undefined,
+  }
+}
+
+/** The report of an accepted piece: the run of `peer` (the first agreeing one) and the piece's totals. */
+export function pieceReport(p: Piece, peer: string, base: number): PieceReport {
+  const first = p.runs.find((r) => r.ok && r.peer === peer) as PieceRun
+  return {
+    index: p.index,
+    offset: base + p.offset,
+    length: p.length,
+    peer,
+    substrate: first.substrate,
+    attempts: p.runs.length,
+    execMs: first.execMs,
+    wallMs: first.wallMs,
+    costUsd: p.runs.reduce((s, r) => s + r.costUsd, 0),
+    runs: p.runs,
+  }
+}
+
+/** A finished job's result: the combined value, and its pieces' reports summed up. */
+export function jobResult(
+  result: OpResult,
+  pieces: Piece[],
+  job: { t0: number; liars: Set<string>; replaced: number },
+): JobResult {
+  const reports = pieces.map((p) => p.report as PieceReport)
+  const substrates = new Set(reports.map((r) => r.substrate))
+  return {
+    success: true,
+    result,
+    substrate: substrates.size === 1 ? [...substrates][0] : 'mixed',
+    peers: [...new Set(reports.map((r) => r.peer))],
+    executionTimeMs: performance.now() - job.t0,
+    costUsd: reports.reduce((s, r) => s + r.costUsd, 0),
+    pieces: reports,
+    liars: [...job.liars],
+    replaced: job.replaced,
+  }
+}

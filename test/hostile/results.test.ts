@@ -1,0 +1,195 @@
+// Lying and malformed results, and fake error names: an attacking executor
+// registers with the real relay claiming every kernel, ranks first for the
+// honest submitter's job, and answers every task with something hostile. The
+// job must still finish with the right result, the attacker must be caught
+// (a liar, or failed runs and never the accepted result), and nothing may go
+// unhandled.
+
+import type { Stream } from '@libp2p/interface'
+import * as kernels from '@peercompute/kernels'
+import { prng } from '@peercompute/kernels/testing'
+import {
+  type Candidate,
+  decodeTaskMessage,
+  encodeFrame,
+  encodeRegistryMessage,
+  encodeTaskMessage,
+  FrameDecoder,
+  type NodeKernel,
+  type Op,
+  REGISTRY_PROTOCOL,
+  runOp,
+  TASK_FRAME_MAX,
+  TASK_PROTOCOL,
+  type TaskRequestHeader,
+} from 'peercompute'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startNodes, testRelay, waitFor } from '../integration/helpers.js'
+import { type Attacker, type RawStream, startAttacker, watchUnhandled } from './attacker.js'
+
+/** What the attacker answers a request with: task message payloads (frames are added). */
+type Answer = (id: number, header: TaskRequestHeader) => Uint8Array[]
+
+const meta = { execMs: 1, substrate: 'cpu' as const }
+const number =
+  (value: number): Answer =>
+  (id) => [
+    encodeTaskMessage({ type: 'result', id, header: { type: 'number', value, ...meta }, data: new Uint8Array(0) }),
+  ]
+const bytes =
+  (length: (pieceBytes: number) => number, send = true): Answer =>
+  (id, h) => {
+    const n = length(h.source.length)
+    const data = send ? new Uint8Array(Math.min(n, 8192)) : new Uint8Array(0)
+    return [encodeTaskMessage({ type: 'result', id, header: { type: 'bytes', length: n, ...meta }, data })]
+  }
+const error =
+  (name: string): Answer =>
+  (id) => [encodeTaskMessage({ type: 'error', id, name, message: `forged ${name}` })]
+
+const PIECE = 8192
+const DATA = prng(0x4e5).bytes(24 * PIECE + 100)
+
+let relay: Awaited<ReturnType<typeof testRelay>>
+let submitter: NodeKernel
+let executor: NodeKernel
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+
+beforeAll(async () => {
+  relay = await testRelay()
+  ;[submitter, executor] = await startNodes(2, relay.wsAddr)
+  await waitFor('the honest nodes see each other', () =>
+    submitter.getStatus().peers.some((p) => p.id === executor.peerId && p.connected),
+  )
+})
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+afterAll(async () => {
+  await Promise.all([submitter?.stop(), executor?.stop()])
+  await relay?.stop()
+})
+
+/** Starts an attacker that serves TASK_PROTOCOL with `answer` and announces itself to the relay with every kernel. */
+async function hostileExecutor(answer: Answer): Promise<Attacker> {
+  const att = await startAttacker({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  cleanups.push(() => att.stop())
+  await att.node.handle(
+    TASK_PROTOCOL,
+    (stream: Stream) => {
+      const decoder = new FrameDecoder(TASK_FRAME_MAX)
+      stream.addEventListener('message', (e) => {
+        try {
+          for (const f of decoder.push(e.data.subarray())) {
+            const m = decodeTaskMessage(f)
+            if (m.type !== 'request') continue // input data and cancels: ignored
+            for (const out of answer(m.id, m.header)) stream.send(encodeFrame(out))
+          }
+        } catch {
+          // the attacker does not care about the victim's framing
+        }
+      })
+    },
+    { runOnLimitedConnection: true },
+  )
+  const addr = att.node
+    .getMultiaddrs()
+    .map((a) => a.toString())
+    .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
+  const registry: RawStream = await att.open(relay.tcpAddr, REGISTRY_PROTOCOL)
+  registry.frame(
+    encodeRegistryMessage({
+      type: 'announce',
+      addrs: [addr],
+      caps: {
+        cores: 16,
+        memoryMb: 1 << 20,
+        gpu: true,
+        kernels: ['counteq', 'crc32c', 'fnv64', 'xor', 'add'],
+        substrate: 'node',
+        price: { model: 'free', usd: 0 },
+      },
+      load: { running: 0, queued: 0 },
+    }),
+  )
+  await waitFor('the submitter may place pieces on the attacker', () =>
+    submitter.compute.candidates().some((c) => c.id === att.peerId),
+  )
+  return att
+}
+
+/** A policy that tries the attacker first for every piece (so each attack is met, not dodged by luck). */
+const attackerFirst = (id: string) => ({ name: 'attacker-first', score: (c: Candidate) => (c.id === id ? 0 : 1) })
+
+/** Runs `op` over DATA from the honest submitter, the attacker ranked first; checks the result against the kernels. */
+async function honestJob(op: Op, attacker: string) {
+  const job = submitter.compute.submit({ op, data: DATA, imm: 9, pieceBytes: PIECE, policy: attackerFirst(attacker) })
+  const res = await job.result
+  const want = runOp(op, DATA, { imm: 9 })
+  if (want instanceof Uint8Array) expect(Buffer.compare(res.result as Uint8Array, want)).toBe(0)
+  else expect(res.result).toBe(want)
+  for (const p of res.pieces) expect(p.peer).not.toBe(attacker)
+  const runs = res.pieces.flatMap((p) => p.runs).filter((r) => r.peer === attacker)
+  expect(runs.length).toBeGreaterThan(0) // the attacker was asked, and
+  expect(runs.every((r) => !r.ok || r.agreed === false)).toBe(true) // never believed
+  return { res, runs }
+}
+
+describe('hostile executors: lying and malformed results, fake error names', () => {
+  const lies: Array<[string, Op, Answer, string]> = [
+    ['a number for xor', 'xor', number(0), 'MalformedResultError'],
+    ['a short byte array for add', 'add', bytes((n) => n - 1), 'MalformedResultError'],
+    ['a declared result length of 2^40 for xor', 'xor', bytes(() => 2 ** 40, false), 'MalformedResultError'],
+    ['bytes for counteq', 'counteq', bytes((n) => n), 'MalformedResultError'],
+    ['an out-of-range crc32c', 'crc32c', number(2 ** 32 + 5), 'MalformedResultError'],
+  ]
+  for (const [what, op, answer, errorName] of lies) {
+    it(`${what}: a liar, excluded; the job is right`, async () => {
+      const unhandled = watchUnhandled()
+      try {
+        const att = await hostileExecutor(answer)
+        const { res, runs } = await honestJob(op, att.peerId)
+        expect(res.liars).toEqual([att.peerId])
+        expect(runs.some((r) => r.error === errorName)).toBe(true)
+        expect(submitter.getStatus().tasks.metrics.liars).toContain(att.peerId)
+        const failed = submitter.compute.metrics().filter((m) => m.peer === att.peerId)
+        expect(failed.length).toBeGreaterThan(0)
+        expect(failed.filter((m) => m.ok)).toEqual([])
+        expect(unhandled.errors).toEqual([])
+      } finally {
+        unhandled.stop()
+      }
+    })
+  }
+
+  for (const name of ['DataSourceError', 'ResultMismatchError', 'AbortError', 'PayloadTooLargeError']) {
+    it(`a fake ${name} from one peer is that peer's failure; the job is right`, async () => {
+      const unhandled = watchUnhandled()
+      try {
+        const att = await hostileExecutor(error(name))
+        const { runs } = await honestJob('crc32c', att.peerId)
+        expect(runs.every((r) => !r.ok && r.error === 'RemoteTaskError' && r.remoteError === name)).toBe(true)
+        expect(submitter.compute.metrics().some((m) => m.peer === att.peerId && m.error === 'RemoteTaskError')).toBe(
+          true,
+        )
+        expect(unhandled.errors).toEqual([])
+      } finally {
+        unhandled.stop()
+      }
+    })
+  }
+
+  it('the honest executor kept serving: a job placed only there runs', async () => {
+    const res = await submitter.compute.submit({
+      op: 'fnv64',
+      data: DATA,
+      pieceBytes: PIECE * 4,
+      includeLocal: false,
+      peers: [executor.peerId],
+    }).result
+    expect(res.result).toBe(kernels.fnv64(DATA))
+    expect(res.peers).toEqual([executor.peerId])
+  })
+})
