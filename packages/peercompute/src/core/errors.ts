@@ -101,7 +101,6 @@ export class UnsupportedOptionError extends PeerComputeError {
   override name = 'UnsupportedOptionError'
 }
 
-/** Errors that cross a thread boundary inside this node by name (a worker's message), rebuilt as their classes. */
 /**
  * A URL source this node's URL policy does not allow (a scheme other than
  * http(s), userinfo, an origin off the allow-list, or a host that is or
@@ -112,6 +111,7 @@ export class UrlNotAllowedError extends PeerComputeError {
   override name = 'UrlNotAllowedError'
 }
 
+/** Errors that cross a thread boundary inside this node by name (a worker's message), rebuilt as their classes. */
 const BY_NAME: Record<string, new (message: string) => PeerComputeError> = {
   AbortError,
   DataSourceError,
