@@ -1,6 +1,7 @@
 import type { Op, OpResult } from '../../ops.js'
-import type { RangeInput } from '../range-fetch.js'
+import type { ContentPin, RangeInput } from '../range-fetch.js'
 import type { Candidate, SchedulerPolicy } from './policies.js'
+import type { Ballot } from './vote.js'
 
 // The shapes a Job takes and gives: its spec, its reports and results, and
 // what it needs from its host (the ComputeManager).
@@ -114,6 +115,8 @@ export interface RunOutcome {
   wallMs: number
   substrate: string
   costUsd: number
+  /** A URL source: the version of the content the run read (strong ETag or Last-Modified). */
+  validator?: ContentPin
 }
 
 /** What a Job needs from its ComputeManager. */
@@ -148,7 +151,7 @@ export interface Piece {
   length: number
   want: number
   running: Map<string, AbortController>
-  ok: Array<{ peer: string; value: unknown; key: string }>
+  ok: Ballot[]
   runs: PieceRun[]
   failures: number
   excluded: Set<string>

@@ -1,6 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import {
   AbortError,
+  DataSourceError,
   MalformedResultError,
   NoEligiblePeerError,
   PeerComputeError,
@@ -8,6 +9,7 @@ import {
   ResultMismatchError,
 } from '../../errors.js'
 import { isOp, type Op } from '../../ops.js'
+import type { ContentPin } from '../range-fetch.js'
 import { combine } from './combine.js'
 import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, retryDelayMs } from './failures.js'
 import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
@@ -15,7 +17,7 @@ import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
 import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
 import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
 import { resultProblem } from './result-check.js'
-import { EXTRA_RUNS, tally, valueKey } from './vote.js'
+import { EXTRA_RUNS, pinKey, tally, valueKey } from './vote.js'
 
 export type {
   JobEvents,
@@ -55,6 +57,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private readonly ac = new AbortController()
   private readonly t0 = performance.now()
   private readonly out?: Uint8Array
+  /** The version of a URL's content the job reads: set by the first accepted piece that reports one. */
+  private pin?: ContentPin
   private cursor = 0
   private finished = false
   private replaced = 0
@@ -244,7 +248,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     p.running.set(c.id, ac)
     const attempt = p.runs.length + 1
     this.host
-      .run(c, pieceTask(this.spec, this.kernel, p), { job: this.id, piece: p.index, attempt }, ac.signal)
+      .run(c, pieceTask(this.spec, this.kernel, p, this.pin), { job: this.id, piece: p.index, attempt }, ac.signal)
       .then(
         (r) => this.onResult(p, c, attempt, r),
         (err: Error) => this.onFailure(p, c, attempt, err),
@@ -275,7 +279,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
       this.pump()
       return
     }
-    p.ok.push({ peer: c.id, value: r.output, key: valueKey(r.output) })
+    p.ok.push({ peer: c.id, value: r.output, validator: r.validator, key: valueKey(r.output, r.validator) })
     if (p.ok.length >= p.want) this.vote(p)
     this.pump()
   }
@@ -303,7 +307,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     for (const o of p.ok) if (!t.winners.has(o.peer)) this.catchLiar(o.peer, p, 'mismatch')
     for (const ac of p.running.values()) ac.abort(new AbortError('the piece is decided'))
     p.running.clear()
-    this.accept(p, t.value, t.peer)
+    this.accept(p, t.value, t.peer, t.validator)
   }
 
   /**
@@ -315,7 +319,13 @@ export class Job extends TypedEventEmitter<JobEvents> {
     this.host.flagLiar(peer, { job: this.id, piece: at.index, reason }) // per piece: each lie scores it down
   }
 
-  private accept(p: Piece, value: unknown, peer: string): void {
+  private accept(p: Piece, value: unknown, peer: string, validator?: ContentPin): void {
+    // the first version of a URL's content accepted pins the rest of the job: a file replaced mid-job fails it
+    if (validator && !this.pin) this.pin = validator
+    else if (validator && this.pin && pinKey(validator) !== pinKey(this.pin)) {
+      this.fail(new DataSourceError(`piece ${p.index}: the content changed during the job; no mixed result`))
+      return
+    }
     p.accepted = value
     if (this.out) this.out.set(value as Uint8Array, p.offset)
     const report = pieceReport(p, peer, this.base)

@@ -57,7 +57,7 @@ export class PieceRunner {
     const t0 = performance.now()
     const substrate = c.local ? 'local' : c.caps.substrate
     try {
-      const { output, execMs, where } = c.local
+      const { output, execMs, where, validator } = c.local
         ? await this.runLocal(task, signal, t0)
         : await this.runRemote(c, task, signal, substrate)
       const wallMs = performance.now() - t0
@@ -75,7 +75,7 @@ export class PieceRunner {
         costUsd,
         ok: true,
       })
-      return { output, execMs, wallMs, substrate: where, costUsd }
+      return { output, execMs, wallMs, substrate: where, costUsd, ...(validator ? { validator } : {}) }
     } catch (err) {
       const e = err as Error
       const ours = signal.aborted
@@ -117,6 +117,7 @@ export class PieceRunner {
       output: r.output,
       execMs: performance.now() - t0,
       where: r.substrate === 'webgpu' ? 'local:webgpu' : 'local',
+      validator: r.validator,
     }
   }
 
@@ -129,6 +130,11 @@ export class PieceRunner {
       prefer: task.prefer,
       signal,
     })
-    return { output: r.output, execMs: r.execMs, where: r.substrate === 'webgpu' ? `${substrate}:webgpu` : substrate }
+    return {
+      output: r.output,
+      execMs: r.execMs,
+      where: r.substrate === 'webgpu' ? `${substrate}:webgpu` : substrate,
+      validator: r.validator,
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { OpResult } from '../../ops.js'
-import type { RangeInput } from '../range-fetch.js'
+import type { ContentPin, RangeInput } from '../range-fetch.js'
 import type { JobInit, JobResult, Piece, PieceReport, PieceRun } from './job-types.js'
 import { keyAt } from './pieces.js'
 import { type Candidate, expectedMs, type PieceContext } from './policies.js'
@@ -23,7 +23,7 @@ export function fits(c: Candidate, spec: JobInit, kernel: string, piece: PieceCo
 }
 
 /** The task of one piece as the host runs it. */
-export function pieceTask(spec: JobInit, kernel: string, p: Piece) {
+export function pieceTask(spec: JobInit, kernel: string, p: Piece, pin?: ContentPin) {
   const params: Record<string, unknown> = 'op' in spec ? {} : { ...spec.params }
   if ('op' in spec && spec.imm !== undefined) params.imm = spec.imm
   if ('op' in spec && spec.key !== undefined) params.key = keyAt(spec.key, p.offset)
@@ -35,7 +35,7 @@ export function pieceTask(spec: JobInit, kernel: string, p: Piece) {
   const input: Uint8Array | RangeInput =
     d instanceof Uint8Array
       ? d.subarray(p.offset, p.offset + p.length)
-      : { url: d.url, offset: (d.offset ?? 0) + p.offset, length: p.length }
+      : { url: d.url, offset: (d.offset ?? 0) + p.offset, length: p.length, ...(pin ? { pin } : {}) }
   return {
     op: kernel,
     input,

@@ -20,6 +20,7 @@ import {
   type TaskRequestHeader,
   type TaskResultHeader,
 } from '../../wire/task.js'
+import type { ContentPin, RangeInput } from '../range-fetch.js'
 import { MAX_KERNEL_RESULT_BYTES, resultBytesProblem } from './result-check.js'
 import { type KernelParams, outputFromWire, paramsToWire } from './task-values.js'
 
@@ -33,7 +34,7 @@ export interface RemoteTask {
   kernel: string
   params?: KernelParams | Record<string, unknown>
   /** The input: bytes sent along, or a URL range the executor fetches itself. */
-  input: Uint8Array | { url: string; offset: number; length: number }
+  input: Uint8Array | RangeInput
   /** How long to wait for the result, ms. */
   deadlineMs: number
   /** `gpu`: WebGPU for counteq/xor/add where the executor has it. */
@@ -46,6 +47,8 @@ export interface RemoteResult {
   output: unknown
   execMs: number
   substrate: 'cpu' | 'webgpu'
+  /** A URL source: the version of the content the executor read (its word). */
+  validator?: ContentPin
 }
 
 interface Pending {
@@ -188,7 +191,13 @@ class Channel {
       source:
         input instanceof Uint8Array
           ? { kind: 'inline', length: input.length }
-          : { kind: 'url', url: input.url, offset: input.offset, length: input.length },
+          : {
+              kind: 'url',
+              url: input.url,
+              offset: input.offset,
+              length: input.length,
+              ...(input.pin ? { pin: input.pin } : {}),
+            },
       deadlineMs: Math.max(1, Math.round(task.deadlineMs)),
     }
     const params = paramsToWire(task.params)
@@ -288,7 +297,12 @@ class Channel {
     }
     if (p.header && (p.header.type !== 'bytes' || p.got === p.buf?.length)) {
       this.pending.delete(m.id)
-      p.resolve({ output: outputFromWire(p.header, p.buf), execMs: p.header.execMs, substrate: p.header.substrate })
+      p.resolve({
+        output: outputFromWire(p.header, p.buf),
+        execMs: p.header.execMs,
+        substrate: p.header.substrate,
+        ...(p.header.validator ? { validator: p.header.validator } : {}),
+      })
     }
   }
 }
