@@ -29,8 +29,12 @@ export class RttMonitor {
 
   /** Measures every connected mesh peer; never rejects. */
   async measureAll(): Promise<void> {
-    const peers = new Map(this.ctx.libp2p.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]))
-    for (const id of this.ctx.relayIds) peers.delete(id)
-    await Promise.all([...peers.values()].map((p) => this.pingOnce(p)))
+    try {
+      const peers = new Map(this.ctx.libp2p.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]))
+      for (const id of this.ctx.relayIds) peers.delete(id)
+      await Promise.all([...peers.values()].map((p) => this.pingOnce(p)))
+    } catch (err) {
+      this.ctx.log(`rtt: ${(err as Error).message}`)
+    }
   }
 }
