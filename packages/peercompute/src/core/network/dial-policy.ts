@@ -171,7 +171,9 @@ export function checkDialPolicy(p: DialPolicy | undefined): DialPolicy {
 /**
  * The connection gater libp2p gets: the dial rules first, then the user's own
  * gater (both must allow a dial; every other hook of the user's gater is kept).
- * This replaces libp2p's browser default gater, which the rules cover.
+ * libp2p's own default gater allows every dial in Node; in browsers it refuses
+ * every `ws://` and private address (the configured relays too) unless a
+ * `denyDialMultiaddr` is given, which this always is: the rules replace it.
  */
 export function dialPolicyGater(
   rules: DialRules,
