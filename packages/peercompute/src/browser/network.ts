@@ -5,6 +5,7 @@ import { createLibp2p } from 'libp2p'
 import { DialRules } from '../core/network/dial-policy.js'
 import { type MeshLibp2pInit, meshLibp2pOptions } from '../core/network/libp2p-options.js'
 import { NetworkManager, type NetworkManagerInit } from '../core/network/network-manager.js'
+import { parseRelays } from '../core/network/relay-sessions.js'
 
 /**
  * Options of a browser peer's network. The configured relays are always
@@ -20,6 +21,7 @@ export interface BrowserNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 
 
 /** A NetworkManager in a page: WebSockets to relays, circuit relay v2, WebRTC between browsers. */
 export async function createNetworkManager(init: BrowserNetworkInit): Promise<NetworkManager> {
+  parseRelays(init.relays) // a bad relay address is a TypeError before anything is built
   const dialRules = new DialRules(init.dialPolicy, init.relays, ['webrtc', 'relayed'])
   const rtc = init.rtcConfiguration ? { rtcConfiguration: init.rtcConfiguration } : {}
   const libp2p = await createLibp2p(

@@ -88,6 +88,7 @@ describe('DialRules', () => {
   })
 
   it('bad options are TypeErrors naming the field', () => {
+    expect(() => rules(undefined, ['not-a-multiaddr'])).not.toThrow() // the NetworkManager names a bad relay
     expect(() => rules({ transports: ['carrier-pigeon' as never] })).toThrow(/dialPolicy.transports/)
     expect(() => rules({ allowPrivate: 'yes' as never })).toThrow(/dialPolicy.allowPrivate must be a boolean/)
     expect(() => rules(7 as never)).toThrow(/dialPolicy must be an object/)

@@ -70,7 +70,12 @@ export class DialRules {
     this.allowPrivate = p.allowPrivate === true
     this.allowNames = p.allowNames === true
     for (const r of relays) {
-      const parts = multiaddr(r).getComponents()
+      let parts: Part[]
+      try {
+        parts = multiaddr(r).getComponents()
+      } catch {
+        continue // the NetworkManager refuses such a relay with a clear message
+      }
       const id = parts.at(-1)?.name === 'p2p' ? parts.at(-1)?.value : undefined
       if (!id) continue // the NetworkManager refuses such a relay with a clear message
       this.relayIds.add(id)

@@ -6,6 +6,7 @@ import { createLibp2p } from 'libp2p'
 import { DialRules } from '../../core/network/dial-policy.js'
 import { type MeshLibp2pInit, meshLibp2pOptions } from '../../core/network/libp2p-options.js'
 import { NetworkManager, type NetworkManagerInit } from '../../core/network/network-manager.js'
+import { parseRelays } from '../../core/network/relay-sessions.js'
 
 /** Options of a Node peer's network. */
 export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 'dialRules'>, MeshLibp2pInit {
@@ -29,6 +30,7 @@ export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 'di
  * dials to reach peers (default: all four transports, public addresses only).
  */
 export async function createNetworkManager(init: NodeNetworkInit): Promise<NetworkManager> {
+  parseRelays(init.relays) // a bad relay address is a TypeError before anything is built
   const dialRules = new DialRules(init.dialPolicy, init.relays, ['tcp', 'websocket', 'webrtc', 'relayed'])
   const rtc = init.rtcConfiguration ? ({ rtcConfiguration: init.rtcConfiguration } as Parameters<typeof webRTC>[0]) : {}
   const libp2p = await createLibp2p(
