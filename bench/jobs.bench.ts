@@ -27,7 +27,7 @@ guard.unref()
 const dir = mkdtempSync(join(tmpdir(), 'pc-bench-jobs-'))
 const LOOP: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-  connectionGater: { denyDialMultiaddr: async () => false },
+  dialPolicy: { allowPrivate: true },
   heartbeatMs: 1000,
   enableWebGPU: false,
 }

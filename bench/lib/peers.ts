@@ -6,7 +6,7 @@ export function benchPeer(relay: string, extra: Partial<NodeNetworkInit> = {}): 
   return createNetworkManager({
     relays: [relay],
     rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-    connectionGater: { denyDialMultiaddr: async () => false },
+    dialPolicy: { allowPrivate: true },
     capabilities: () => ({
       cores: 1,
       memoryMb: 0,

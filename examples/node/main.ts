@@ -17,8 +17,8 @@ async function start(): Promise<NodePage> {
     relays: relay ? [relay] : [],
     room: q.get('room') ?? 'peercompute',
     storageMode: q.get('storage') === 'local' ? 'local' : 'memory',
-    // a relay on localhost over ws:// is refused by browsers' defaults; this page allows it
-    connectionGater: { denyDialMultiaddr: async () => false },
+    // the configured relay is always dialled (ws:// on localhost too); peers on this machine need allowPrivate
+    dialPolicy: { allowPrivate: true },
     rtcConfiguration: { iceServers: [] },
     heartbeatMs: 1000,
     relayBackoff: { initialMs: 200, maxMs: 2000 },

@@ -20,10 +20,10 @@ if (!loopbackOnly && process.env.PEERCOMPUTE_REQUIRE_NETNS === '1') {
   )
 }
 
-/** Settings every test peer uses: loopback WebRTC, no STUN, loopback dials allowed, quick timers. */
+/** Settings every test peer uses: loopback WebRTC, no STUN, loopback (private) dials allowed, quick timers. */
 export const TEST_PEER: Omit<NodeNetworkInit, 'relays' | 'capabilities'> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-  connectionGater: { denyDialMultiaddr: async () => false },
+  dialPolicy: { allowPrivate: true },
   heartbeatMs: 1000,
   relayBackoff: { initialMs: 200, maxMs: 2000 },
   upgradeBackoff: { initialMs: 500, maxMs: 5000 },

@@ -116,8 +116,15 @@ export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compu
 export * from './core/errors.js'
 export { type NodeEvents, NodeKernel, type NodeKernelInit, type NodeStatus } from './core/kernel/node-kernel.js'
 export { checkNodeOptions, type NodeOptions, type StorageMode } from './core/kernel/options.js'
-export { type IpKind, ipKind, isPublicIp, parseIp } from './core/net-ranges.js'
+export { IP_KINDS, type IpKind, ipKind, isPublicIp, parseIp } from './core/net-ranges.js'
 export { Backoff, type BackoffInit } from './core/network/backoff.js'
+export {
+  DIAL_TRANSPORTS,
+  type DialPolicy,
+  DialRules,
+  type DialTransport,
+  dialPolicyGater,
+} from './core/network/dial-policy.js'
 export { type MeshLibp2pInit, meshLibp2pOptions } from './core/network/libp2p-options.js'
 export {
   type ConnectionInfo,
@@ -145,6 +152,7 @@ export { FramedStream, type FramedStreamHandlers } from './core/wire/framed-stre
 export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames.js'
 export {
   type Capabilities,
+  canonicalAddr,
   decodeRegistryMessage,
   encodeRegistryMessage,
   type Load,

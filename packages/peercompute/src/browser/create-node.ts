@@ -11,7 +11,10 @@ import { type BrowserNetworkInit, createNetworkManager } from './network.js'
 /** Options of a browser peer: the common ones, plus the page's network settings. */
 export interface BrowserNodeOptions
   extends NodeOptions,
-    Pick<BrowserNetworkInit, 'rtcConfiguration' | 'privateKey' | 'connectionGater' | 'maxPeerConnections'>,
+    Pick<
+      BrowserNetworkInit,
+      'rtcConfiguration' | 'privateKey' | 'connectionGater' | 'dialPolicy' | 'maxPeerConnections'
+    >,
     Pick<NetworkManagerInit, 'heartbeatMs' | 'pingIntervalMs' | 'relayBackoff' | 'upgradeBackoff' | 'children' | 'k'> {
   /** `storageMode: 'local'`: the IndexedDB database name (default `peercompute-<room>`). */
   dbName?: string

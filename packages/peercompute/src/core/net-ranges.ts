@@ -138,3 +138,17 @@ function v6Kind(b: Uint8Array): IpKind {
   if ((w0 & 0xe000) === 0x2000) return 'public' // global unicast 2000::/3
   return 'reserved'
 }
+
+/** Every kind `ipKind` returns. */
+export const IP_KINDS: readonly IpKind[] = [
+  'public',
+  'loopback',
+  'private',
+  'link-local',
+  'cgnat',
+  'multicast',
+  'unique-local',
+  'unspecified',
+  'reserved',
+  'invalid',
+]

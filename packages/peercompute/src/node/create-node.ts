@@ -16,7 +16,10 @@ import { FileUpdateLog } from './state/file-update-log.js'
 /** Options of a Node peer: the common ones, plus Node's network and storage settings. */
 export interface NodeCreateOptions
   extends NodeOptions,
-    Pick<NodeNetworkInit, 'listen' | 'rtcConfiguration' | 'privateKey' | 'connectionGater' | 'maxPeerConnections'>,
+    Pick<
+      NodeNetworkInit,
+      'listen' | 'rtcConfiguration' | 'privateKey' | 'connectionGater' | 'dialPolicy' | 'maxPeerConnections'
+    >,
     Pick<NetworkManagerInit, 'heartbeatMs' | 'pingIntervalMs' | 'relayBackoff' | 'upgradeBackoff' | 'children' | 'k'> {
   /** `storageMode: 'local'`: the folder for the state's update log (default `./.peercompute`). */
   storageDir?: string

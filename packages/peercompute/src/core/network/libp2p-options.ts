@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
+import { type DialPolicy, DialRules, dialPolicyGater } from './dial-policy.js'
 
 /** What both platforms' mesh nodes take beyond the NetworkManager's own options. */
 export interface MeshLibp2pInit {
@@ -10,19 +11,32 @@ export interface MeshLibp2pInit {
   maxPeerConnections?: number
   /** The peer's identity (default: a new one each start). */
   privateKey?: PrivateKey
-  /** libp2p's connection gater, e.g. to allow loopback relays in tests. */
+  /**
+   * Which addresses learned from peers may be dialled (default: public unicast
+   * only; circuits only through `relays`; the configured relays always).
+   * A mesh on one machine or LAN (tests, the demo) sets `allowPrivate: true`.
+   */
+  dialPolicy?: DialPolicy
+  /**
+   * libp2p's connection gater. It is composed with the dial policy: a dial
+   * happens only if both allow it; its other hooks are kept as they are.
+   */
   connectionGater?: ConnectionGater
+  log?: (line: string) => void
 }
 
 /**
  * The libp2p settings every mesh peer shares, around the platform's own
  * transports: one generic `/p2p-circuit` listener per relay (libp2p re-reserves
- * those after a relay restart) and `/webrtc`, noise, yamux, identify.
+ * those after a relay restart) and `/webrtc`, noise, yamux, identify; and the
+ * dial policy `rules` as libp2p's connection gater, so that every dial libp2p
+ * makes (its peer store's addresses included) is checked.
  */
 export function meshLibp2pOptions(
   init: MeshLibp2pInit,
   transports: Libp2pOptions['transports'],
   extraListen: string[] = [],
+  rules: DialRules = new DialRules(init.dialPolicy, init.relays),
 ): Libp2pOptions {
   return {
     start: false,
@@ -32,7 +46,7 @@ export function meshLibp2pOptions(
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: (init.maxPeerConnections ?? 32) * 2 + init.relays.length + 8 },
-    ...(init.connectionGater ? { connectionGater: init.connectionGater } : {}),
+    connectionGater: dialPolicyGater(rules, init.connectionGater, init.log),
     services: { identify: identify() },
   }
 }

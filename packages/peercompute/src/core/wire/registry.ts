@@ -1,3 +1,5 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ProtocolError } from '../errors.js'
 import { arr, bool, int, num, obj, oneOf, parseJson, str } from './validate.js'
 
@@ -108,7 +110,7 @@ export function decodeRegistryMessage(payload: Uint8Array): RegistryMessage {
   const b = obj(parseJson(payload.subarray(1), type), type)
   switch (type) {
     case 'announce':
-      return { type, addrs: addrs(b.addrs), caps: parseCapabilities(b.caps), load: parseLoad(b.load) }
+      return { type, addrs: addrs(b.addrs, undefined), caps: parseCapabilities(b.caps), load: parseLoad(b.load) }
     case 'heartbeat':
       return { type, load: parseLoad(b.load) }
     case 'subscribe':
@@ -125,8 +127,49 @@ export function decodeRegistryMessage(payload: Uint8Array): RegistryMessage {
   }
 }
 
-function addrs(v: unknown): string[] {
-  return arr(v, 'addrs', LIMITS.addrs, (x, w) => str(x, w, LIMITS.addr))
+/**
+ * A list of addresses: its shape (an array of at most 32 strings of at most 512
+ * characters) is checked strictly, but an address that does not parse is
+ * dropped, not refused: one bad address must not cost a peer its registry
+ * stream. The rest of the code receives only canonical multiaddr strings.
+ */
+function addrs(v: unknown, owner: string | undefined): string[] {
+  const raw = arr(v, 'addrs', LIMITS.addrs, (x, w) => str(x, w, LIMITS.addr))
+  const out: string[] = []
+  for (const a of raw) {
+    const canonical = canonicalAddr(a, owner)
+    if (canonical !== undefined && !out.includes(canonical)) out.push(canonical)
+  }
+  return out
+}
+
+/**
+ * The canonical text of a peer's multiaddr, or undefined if it is not one a
+ * peer may announce: it does not parse, is empty, names a `/p2p/` id that is
+ * not a peer id, or (when `owner` is known) ends in another peer's id.
+ */
+export function canonicalAddr(text: string, owner?: string): string | undefined {
+  try {
+    const ma = multiaddr(text)
+    const parts = ma.getComponents()
+    if (parts.length === 0) return undefined
+    const ids = parts.filter((c) => c.name === 'p2p').map((c) => c.value ?? '')
+    for (const id of ids) peerIdFromString(id)
+    if (owner !== undefined && ids.length > 0 && ids[ids.length - 1] !== owner) return undefined
+    return ma.toString()
+  } catch {
+    return undefined
+  }
+}
+
+/** A peer id as text; anything else is a `ProtocolError`. */
+function peerId(v: unknown, what: string): string {
+  const s = str(v, what, LIMITS.id)
+  try {
+    return peerIdFromString(s).toString()
+  } catch {
+    throw new ProtocolError(`${what} is not a peer id`)
+  }
 }
 
 /** Reads capabilities from decoded JSON; anything malformed is a `ProtocolError`. */
@@ -161,9 +204,10 @@ export function parseLoad(v: unknown): Load {
 
 function record(v: unknown): PeerRecord {
   const r = obj(v, 'peer')
+  const id = peerId(r.id, 'peer.id')
   return {
-    id: str(r.id, 'peer.id', LIMITS.id),
-    addrs: addrs(r.addrs),
+    id,
+    addrs: addrs(r.addrs, id),
     caps: parseCapabilities(r.caps),
     load: parseLoad(r.load),
   }

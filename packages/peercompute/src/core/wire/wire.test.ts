@@ -6,8 +6,16 @@ import { decodeRegistryMessage, encodeRegistryMessage, type RegistryMessage } fr
 
 const SEED = testSeed(0xfeed)
 
+/** Real peer ids: records carry only ids that parse. */
+const IDS = [
+  '12D3KooWPZafoiKxyEdJgp6pef7m5cpgTtaQS9eQHhEpek7CjRYo',
+  '12D3KooWFanGwYrGaLX5fpdeMWr3qRG9e123PCMpzeTzk86vfdUs',
+  '12D3KooWSzNAMgSZ86hXPmcDAXg7fLHCicsypzJQBGoVotzqCjxz',
+  '12D3KooWMjvvmdRgH6DBkAh3RtvSFh6jKZmzpv5RsJ7p5fYxuj3U',
+]
+
 function randomMessage(r: ReturnType<typeof prng>): RegistryMessage {
-  const id = `12D3KooW${r.u32().toString(36)}`
+  const id = IDS[r.int(IDS.length)]
   const caps = {
     cores: r.int(64),
     memoryMb: r.int(65536),
@@ -90,6 +98,39 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
       [enc(7, '{"links":[{"peer":"a","transport":"carrier-pigeon"}]}'), /transport must be one of/],
     ]
     for (const [bytes, msg] of bad) expect(() => decodeRegistryMessage(bytes)).toThrow(msg)
+  })
+
+  it('addresses that do not parse are dropped, the record kept; only canonical multiaddrs come out', () => {
+    const [id, other] = IDS
+    const enc = (type: number, body: unknown) =>
+      Uint8Array.from([type, ...new TextEncoder().encode(JSON.stringify(body))])
+    const caps = { cores: 1, memoryMb: 1, gpu: false, kernels: [], substrate: 'node', price: { model: 'free', usd: 0 } }
+    const load = { running: 0, queued: 0 }
+    const good = `/ip4/127.0.0.1/tcp/1/ws/p2p/${other}/p2p-circuit/p2p/${id}`
+    const addrs = [
+      'not-a-multiaddr',
+      '',
+      '/',
+      '/ip4/1.2.3.4/tcp/99999',
+      '/ip4/01.2.3.4/tcp/1',
+      '/ip4/1.2.3.4/tcp/1/p2p/garbage',
+      `/ip4/1.2.3.4/tcp/1/p2p/${other}`, // claims to be another peer
+      good,
+      good, // duplicates collapse
+      '/ip6/::ffff:127.0.0.1/tcp/1', // kept, in canonical form
+    ]
+    const joined = decodeRegistryMessage(enc(4, { peer: { id, addrs, caps, load } }))
+    expect(joined).toMatchObject({ type: 'join', peer: { id, addrs: [good, '/ip6/::ffff:7f00:1/tcp/1'] } })
+    const announced = decodeRegistryMessage(enc(1, { addrs, caps, load }))
+    // the relay does not know the sender's id from the message: another peer's id is kept for it to judge
+    expect(announced).toMatchObject({ addrs: [`/ip4/1.2.3.4/tcp/1/p2p/${other}`, good, '/ip6/::ffff:7f00:1/tcp/1'] })
+    // a record's identity must be a peer id: that refuses the record
+    expect(() => decodeRegistryMessage(enc(5, { peer: { id: 'peer-1', addrs: [], caps, load } }))).toThrow(
+      /peer.id is not a peer id/,
+    )
+    // the shape is still strict
+    expect(() => decodeRegistryMessage(enc(1, { addrs: [7], caps, load }))).toThrow(/addrs\[0\] must be a string/)
+    expect(() => decodeRegistryMessage(enc(1, { addrs: Array(33).fill(good), caps, load }))).toThrow(/more than 32/)
   })
 
   it('random bytes never crash the decoders: a ProtocolError or a valid message', () => {

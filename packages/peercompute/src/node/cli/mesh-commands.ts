@@ -16,7 +16,7 @@ import { formatSize, parseSize } from './size.js'
  */
 export const LOOPBACK: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-  connectionGater: { denyDialMultiaddr: async () => false },
+  dialPolicy: { allowPrivate: true },
   listen: ['/ip4/127.0.0.1/tcp/0'],
   heartbeatMs: 1000,
   urlPolicy: { allowPrivate: true },
