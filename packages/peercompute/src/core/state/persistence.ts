@@ -56,12 +56,25 @@ export async function persistState(
     if (n === 0) return
     try {
       if (stored + n >= every && (await compact(n))) return
-      await store.append(n === 1 ? unsaved[0] : Y.mergeUpdates(unsaved.slice(0, n)))
-      unsaved.splice(0, n)
-      stored += n
+      await append(n)
     } catch (err) {
       report(err as Error, unsaved.length)
     }
+  }
+  // the first `n` unsaved updates as one; merged ones too large for the store go one by one
+  const append = async (n: number): Promise<void> => {
+    try {
+      await store.append(n === 1 ? unsaved[0] : Y.mergeUpdates(unsaved.slice(0, n)))
+    } catch (err) {
+      if (!(err instanceof PayloadTooLargeError)) throw err
+      if (n > 1) {
+        for (let i = 0; i < n; i++) await append(1)
+        return
+      }
+      report(err, unsaved.length - 1) // one update larger than the store takes: it can never be stored
+    }
+    unsaved.splice(0, n)
+    stored += n
   }
   const compact = async (n: number): Promise<boolean> => {
     try {
