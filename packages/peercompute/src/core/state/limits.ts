@@ -74,13 +74,7 @@ export class TokenBucket {
     return true
   }
 
-  /** Takes `n` tokens even when it leaves the bucket in debt. */
-  force(n: number): void {
-    this.refill()
-    this.tokens -= n
-  }
-
-  /** How much of the burst is in use, 0 (full bucket) to 1 or more. */
+  /** How much of the burst is in use, 0 (full bucket) to 1 (empty). */
   used(): number {
     this.refill()
     return 1 - this.tokens / this.burst

@@ -14,6 +14,9 @@ import type { Session, StateEvents, StateLink, StateManagerInit } from './types.
 
 export type { Membership, StateEvents, StateLink, StateManagerInit } from './types.js'
 
+/** Past the node-wide bound, a peer using less than this share of its own allowance is not cut off. */
+const SHED_FLOOR = 0.25
+
 /** Messages held while a join is checked; more is a misbehaving peer. */
 const MAX_HELD = 256
 
@@ -211,8 +214,9 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
 
   /**
    * Charges `s` and the node for what just arrived; false when `s` was cut off
-   * for it. Over the node-wide bound, the peer using most of its own allowance
-   * is cut off (so many new peer ids cannot starve the ones already here).
+   * for it. Past the node-wide bound, the peer using most of its own allowance
+   * is cut off, if it uses at least a quarter of it (a quiet peer is never cut
+   * for what others send; sessions are bounded by `maxSessions`).
    */
   private charge(s: Session, bucket: 'bytes' | 'messages', n: number): boolean {
     if (!s.allowance[bucket].take(n)) {
@@ -223,10 +227,9 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     }
     if (this.allowance[bucket].take(n)) return true
     const heaviest = this.heaviest((x) => x.allowance.used())
-    if (heaviest) this.cut(heaviest, `node-wide state ${bucket} budget exhausted; this peer sends most`)
-    if (heaviest === s) return false
-    this.allowance[bucket].force(n)
-    return true
+    if (heaviest && heaviest.allowance.used() >= SHED_FLOOR)
+      this.cut(heaviest, `node-wide state ${bucket} budget exhausted; this peer sends most`)
+    return heaviest !== s || this.sessions.has(s)
   }
 
   private heaviest(weight: (s: Session) => number): Session | undefined {
