@@ -43,16 +43,16 @@ export function streamLink(stream: Stream, remotePeer: string): StateLink {
         try {
           frames = decoder.push(e.data.subarray())
         } catch (err) {
+          finish((err as Error).message) // before abort: its close event would end the link without a reason
           stream.abort(err as Error)
-          finish((err as Error).message)
           return
         }
         try {
           for (const f of frames) if (!closed) cb(f)
         } catch (err) {
           // the receiver is built not to throw; if it does, this peer's link ends, not the process
-          stream.abort(err as Error)
           finish(`internal error: ${(err as Error).message}`)
+          stream.abort(err as Error)
         }
       })
     },
