@@ -145,6 +145,22 @@ describe('StateManager bounds: what one peer, and all peers together, may send',
     b.stop()
   })
 
+  it('a new stream does not refill a peer allowance', async () => {
+    const a = node('peer-a', { limits: { peerMessagesBurst: 50, peerMessagesPerSecond: 1 } })
+    const refused = refusals(a)
+    const updates = smallUpdates(60)
+    const first = attacker(a, 'reopener')
+    first.join()
+    for (const u of updates.slice(0, 40)) first.send(syncUpdate(u))
+    expect(first.st.closed).toBe(false)
+    const second = attacker(a, 'reopener') // the same peer id again
+    second.join()
+    for (const u of updates.slice(40)) second.send(syncUpdate(u))
+    expect(second.st.closed).toBe(true)
+    expect(refused).toEqual(['reopener: over its state allowance (1 messages/s)'])
+    a.stop()
+  })
+
   it('one huge update over the byte allowance, and half messages that never end: cut off, memory given back', async () => {
     const limits = { peerBytesBurst: 100_000, maxMessageBytes: 1 << 20, nodeReassemblyBytes: 200_000 }
     const { a, b, stillSyncing } = await honestPair({ limits })

@@ -6,16 +6,14 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { ProtocolError } from '../errors.js'
 import { ChunkAssembler, toChunks } from '../wire/chunks.js'
-import { Allowance, FRAME_COST, type StateLimits, stateLimits } from './limits.js'
+import { Admission } from './admission.js'
+import { FRAME_COST, type StateLimits, stateLimits } from './limits.js'
 import { joinProof, sameBytes } from './membership.js'
 import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
 import { checkAwareness, type Presence, parsePresence } from './presence.js'
 import type { Session, StateEvents, StateLink, StateManagerInit } from './types.js'
 
 export type { Membership, StateEvents, StateLink, StateManagerInit } from './types.js'
-
-/** Past the node-wide bound, a peer using less than this share of its own allowance is not cut off. */
-const SHED_FLOOR = 0.25
 
 /** Messages held while a join is checked; more is a misbehaving peer. */
 const MAX_HELD = 256
@@ -41,10 +39,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private flushScheduled = false
   private stopped = false
   private readonly limits: StateLimits
-  /** What all peers together may still send. */
-  private readonly allowance: Allowance
-  /** Bytes held in half-reassembled messages, all peers together. */
-  private held = 0
+  private readonly admission: Admission
 
   constructor(init: StateManagerInit) {
     super()
@@ -54,8 +49,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     this.init = init
     this.room = init.room
     this.limits = stateLimits({ maxMessageBytes: init.maxMessageBytes, ...init.limits })
-    const l = this.limits
-    this.allowance = new Allowance(l.nodeBytesPerSecond, l.nodeBytesBurst, l.nodeMessagesPerSecond, l.nodeMessagesBurst)
+    this.admission = new Admission(this.limits, this.sessions, (s, reason) => this.cut(s, reason))
     this.doc = new Y.Doc()
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.doc.on('update', this.onDocUpdate)
@@ -144,7 +138,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
       assembler: new ChunkAssembler(l.maxMessageBytes),
       joinSent: false,
       queued: [],
-      allowance: new Allowance(l.peerBytesPerSecond, l.peerBytesBurst, l.peerMessagesPerSecond, l.peerMessagesBurst),
+      allowance: this.admission.allowanceOf(link.remotePeer),
     }
     this.sessions.add(session)
     session.joinTimer = setTimeout(() => {
@@ -205,62 +199,27 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   /** Forgets a session: its half-reassembled message, its timer, and the presence it spoke for. */
   private drop(s: Session): boolean {
     if (!this.sessions.delete(s)) return false
-    this.held -= s.assembler.buffered
+    this.admission.held -= s.assembler.buffered
     clearTimeout(s.joinTimer)
     if (s.clientID !== undefined && !this.stopped)
       awarenessProtocol.removeAwarenessStates(this.awareness, [s.clientID], 'peer left')
     return true
   }
 
-  /**
-   * Charges `s` and the node for what just arrived; false when `s` was cut off
-   * for it. Past the node-wide bound, the peer using most of its own allowance
-   * is cut off, if it uses at least a quarter of it (a quiet peer is never cut
-   * for what others send; sessions are bounded by `maxSessions`).
-   */
-  private charge(s: Session, bucket: 'bytes' | 'messages', n: number): boolean {
-    if (!s.allowance[bucket].take(n)) {
-      const l = this.limits
-      const rate = bucket === 'bytes' ? `${l.peerBytesPerSecond} bytes/s` : `${l.peerMessagesPerSecond} messages/s`
-      this.cut(s, `over its state allowance (${rate})`)
-      return false
-    }
-    if (this.allowance[bucket].take(n)) return true
-    const heaviest = this.heaviest((x) => x.allowance.used())
-    if (heaviest && heaviest.allowance.used() >= SHED_FLOOR)
-      this.cut(heaviest, `node-wide state ${bucket} budget exhausted; this peer sends most`)
-    return heaviest !== s || this.sessions.has(s)
-  }
-
-  private heaviest(weight: (s: Session) => number): Session | undefined {
-    let top: Session | undefined
-    let w = -Infinity
-    for (const s of this.sessions) {
-      const x = weight(s)
-      if (x > w) [top, w] = [s, x]
-    }
-    return top
-  }
-
   private onFrame(s: Session, frame: Uint8Array): void {
     if (!this.sessions.has(s)) return
-    if (!this.charge(s, 'bytes', frame.length + FRAME_COST)) return
+    if (!this.admission.charge(s, 'bytes', frame.length + FRAME_COST)) return
     const before = s.assembler.buffered
     let whole: Uint8Array | undefined
     try {
       whole = s.assembler.push(frame)
     } catch (err) {
-      this.held -= before // the assembler dropped the partial message
+      this.admission.held -= before // the assembler dropped the partial message
       this.cut(s, (err as Error).message)
       return
     }
-    this.held += s.assembler.buffered - before
-    if (this.held > this.limits.nodeReassemblyBytes) {
-      const top = this.heaviest((x) => x.assembler.buffered)
-      if (top) this.cut(top, 'node-wide reassembly budget exhausted; this peer holds most')
-      if (top === s) return
-    }
-    if (!whole || !this.charge(s, 'messages', 1)) return
+    if (!this.admission.reassembling(s, s.assembler.buffered - before)) return
+    if (!whole || !this.admission.charge(s, 'messages', 1)) return
     let msg: StateMessage
     try {
       msg = decodeStateMessage(whole)
