@@ -4,11 +4,15 @@ import { persistState, type StatePersistence } from './persistence.js'
 import { StateManager } from './state-manager.js'
 
 /** An in-memory store that fails while `broken` is set. */
-function memoryStore(initial: Uint8Array[] = []) {
-  const store = {
+interface MemoryStore extends StatePersistence {
+  updates: Uint8Array[]
+  broken: boolean
+}
+
+function memoryStore(initial: Uint8Array[] = []): MemoryStore {
+  const store: MemoryStore = {
     updates: [...initial],
     broken: false,
-    compactions: 0,
     async load() {
       return [...store.updates]
     },
@@ -18,13 +22,12 @@ function memoryStore(initial: Uint8Array[] = []) {
     },
     async compact(s: Uint8Array) {
       if (store.broken) throw new Error('disk full')
-      store.compactions++
       store.updates = [s]
     },
     async close() {
       if (store.broken) throw new Error('disk gone')
     },
-  } satisfies StatePersistence & Record<string, unknown>
+  }
   return store
 }
 
