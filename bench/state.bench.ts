@@ -60,7 +60,12 @@ async function mesh(n: number, relay: string): Promise<Peer[]> {
   for (let i = 0; i < n; i++) {
     const net = await benchPeer(relay, { listen: ['/ip4/127.0.0.1/tcp/0'], heartbeatMs: 1000 })
     await net.start()
-    const state = new StateManager({ room: 'bench', selfId: net.peerId })
+    // the spread burst sends 10,000 messages as fast as one peer can: past the default per-peer rate, on purpose
+    const state = new StateManager({
+      room: 'bench',
+      selfId: net.peerId,
+      limits: { peerMessagesBurst: 1e6, nodeMessagesBurst: 1e6 },
+    })
     const sent = { bytes: 0 }
     const attach = state.attach.bind(state)
     state.attach = (link: StateLink) => attach(counting(link, sent))

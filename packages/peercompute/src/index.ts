@@ -137,8 +137,10 @@ export { measureRtt, RTT_PROTOCOL, rttHandler } from './core/network/rtt.js'
 export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput } from './core/network/topology.js'
 export { isDirect, transportOf } from './core/network/transport-kind.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
+export { DEFAULT_STATE_LIMITS, type StateLimits, stateLimits, TokenBucket } from './core/state/limits.js'
 export { decodeStateMessage, encodeStateMessage, STATE_PROTOCOL, type StateMessage } from './core/state/messages.js'
-export { persistState, type StatePersistence } from './core/state/persistence.js'
+export { type PersistStateOptions, persistState, type StatePersistence } from './core/state/persistence.js'
+export { type AwarenessEntry, type Presence, parsePresence, readAwarenessUpdate } from './core/state/presence.js'
 export { StateBinding, streamLink } from './core/state/state-binding.js'
 export {
   type Membership,

@@ -51,7 +51,9 @@ export async function createNode(options: NodeCreateOptions): Promise<NodeKernel
     memoryMb: Math.floor(Math.min(totalmem() / 2, freemem()) / 2 ** 20),
     storage: (room) => async (s) => {
       await mkdir(dir, { recursive: true })
-      return persistState(s, new FileUpdateLog(join(dir, `state-${room}.log`), { log: options.log }))
+      return persistState(s, new FileUpdateLog(join(dir, `state-${room}.log`), { log: options.log }), {
+        log: options.log,
+      })
     },
   })
 }

@@ -19,4 +19,4 @@ export { checkingLookup, nodeRangeTransport } from './compute/node-range-transpo
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'
 export { createNode, type NodeCreateOptions } from './create-node.js'
 export { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
-export { FileUpdateLog } from './state/file-update-log.js'
+export { FileUpdateLog, type FileUpdateLogOptions, readFrames } from './state/file-update-log.js'

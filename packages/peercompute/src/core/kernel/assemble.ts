@@ -30,7 +30,13 @@ export async function assembleNode(init: AssembleInit): Promise<NodeKernel> {
       throw err
     })
   const room = options.room ?? 'peercompute'
-  const state = new StateManager({ room, selfId: network.peerId, membership: options.membership, log: options.log })
+  const state = new StateManager({
+    room,
+    selfId: network.peerId,
+    membership: options.membership,
+    limits: options.stateLimits,
+    log: options.log,
+  })
   kernel = new NodeKernel({
     options,
     network,

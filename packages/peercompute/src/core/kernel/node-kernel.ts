@@ -14,7 +14,7 @@ import { PeerComputeError } from '../errors.js'
 import type { NetworkManager, NetworkStatus } from '../network/network-manager.js'
 import { StateBinding } from '../state/state-binding.js'
 import type { StateManager } from '../state/state-manager.js'
-import { type Capabilities, type Load, type PeerRecord, parseCapabilities, parseLoad } from '../wire/registry.js'
+import type { Capabilities, Load, PeerRecord } from '../wire/registry.js'
 import type { NodeOptions, StorageMode } from './options.js'
 
 /** Events of a node. */
@@ -216,14 +216,10 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
       if (r.id === self || this.network.isRelay(r.id) || (r.addrs.length === 0 && !open.has(r.id))) continue
       out.set(r.id, { id: r.id, caps: r.caps, load: r.load, rttMs: this.network.rttOf(r.id) })
     }
-    const linked = new Set(this.state.peers())
+    // presence() holds only what joined peers said of themselves over their own session, validated
     for (const [id, s] of this.state.presence()) {
-      if (id === self || out.has(id) || !linked.has(id)) continue
-      try {
-        out.set(id, { id, caps: parseCapabilities(s.caps), load: parseLoad(s.load), rttMs: this.network.rttOf(id) })
-      } catch {
-        // a presence without valid capabilities offers no compute
-      }
+      if (id === self || out.has(id) || !s.caps || !s.load) continue // without capabilities it offers no compute
+      out.set(id, { id, caps: s.caps, load: s.load, rttMs: this.network.rttOf(id) })
     }
     return [...out.values()]
   }

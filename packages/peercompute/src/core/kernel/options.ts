@@ -2,6 +2,7 @@ import type { TaskLimits } from '../compute/mesh/task-executor.js'
 import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
 import { UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
+import { type StateLimits, stateLimits } from '../state/limits.js'
 import type { Membership } from '../state/state-manager.js'
 import type { PriceModelKind } from '../wire/registry.js'
 
@@ -22,6 +23,8 @@ export interface NodeOptions {
   room?: string
   /** Who may share the room's document. */
   membership?: Membership
+  /** Bounds on what peers may send the shared state, per peer and node-wide (defaults: `DEFAULT_STATE_LIMITS`). */
+  stateLimits?: Partial<StateLimits>
   /** This node's price for work it runs for others (default free). */
   price?: { model: PriceModelKind; usd: number }
   /** Most worker threads / Web Workers (default cores − 1). */
@@ -62,4 +65,5 @@ export function checkNodeOptions(o: NodeOptions): void {
   if (o.room !== undefined && (typeof o.room !== 'string' || !/^[\w.-]{1,64}$/.test(o.room)))
     throw new TypeError('room must be 1 to 64 letters, digits, _ . or -')
   resolveUrlPolicy(o.urlPolicy) // throws a TypeError that names the bad field
+  if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
 }

@@ -1,21 +1,30 @@
 import type { Connection, Stream } from '@libp2p/interface'
+import { ProtocolError } from '../errors.js'
 import type { NetworkManager } from '../network/network-manager.js'
 import { CHUNK_FRAME_MAX } from '../wire/chunks.js'
 import { encodeFrame, FrameDecoder } from '../wire/frames.js'
 import { STATE_PROTOCOL } from './messages.js'
 import type { StateLink, StateManager } from './state-manager.js'
 
-/** A StateLink over a libp2p stream: each ≤16 KiB state frame length-prefixed (streams keep no message boundaries). */
+/** What a peer that does not read may leave queued on a state stream before the stream is reset. */
+const MAX_WRITE_BUFFER = 32 << 20
+
+/**
+ * A StateLink over a libp2p stream: each ≤16 KiB state frame length-prefixed
+ * (streams keep no message boundaries). Broken framing resets the stream and
+ * closes the link with a reason; once closed, nothing more is read.
+ */
 export function streamLink(stream: Stream, remotePeer: string): StateLink {
   const decoder = new FrameDecoder(CHUNK_FRAME_MAX + 8)
-  const closers: Array<() => void> = []
+  const closers: Array<(reason?: string) => void> = []
   let closed = false
-  const finish = () => {
+  const finish = (reason?: string) => {
     if (closed) return
     closed = true
-    for (const c of closers) c()
+    for (const c of closers) c(reason)
   }
-  stream.addEventListener('close', finish)
+  stream.maxWriteBufferLength = MAX_WRITE_BUFFER
+  stream.addEventListener('close', () => finish())
   return {
     remotePeer,
     send(frame) {
@@ -29,21 +38,32 @@ export function streamLink(stream: Stream, remotePeer: string): StateLink {
     },
     onMessage(cb) {
       stream.addEventListener('message', (e) => {
+        if (closed) return
+        let frames: Uint8Array[]
         try {
-          for (const f of decoder.push(e.data.subarray())) cb(f)
+          frames = decoder.push(e.data.subarray())
         } catch (err) {
+          finish((err as Error).message) // before abort: its close event would end the link without a reason
           stream.abort(err as Error)
-          finish()
+          return
+        }
+        try {
+          for (const f of frames) if (!closed) cb(f)
+        } catch (err) {
+          // the receiver is built not to throw; if it does, this peer's link ends, not the process
+          finish(`internal error: ${(err as Error).message}`)
+          stream.abort(err as Error)
         }
       })
     },
     onClose(cb) {
       closers.push(cb)
     },
-    close() {
+    close(reason) {
       if (closed) return
       finish()
-      stream.close().catch(() => stream.abort(new Error('close failed')))
+      if (reason) stream.abort(new ProtocolError(reason))
+      else stream.close().catch(() => stream.abort(new Error('close failed')))
     },
   }
 }
@@ -94,7 +114,15 @@ export class StateBinding {
     }
     this.linked.get(peer)?.()
     const link = streamLink(stream, peer)
-    const detach = this.state.attach(link)
+    let detach: () => void
+    try {
+      detach = this.state.attach(link)
+    } catch (err) {
+      // the state manager was stopped first
+      this.linked.delete(peer)
+      stream.abort(err as Error)
+      return
+    }
     this.linked.set(peer, detach)
     link.onClose(() => {
       if (this.linked.get(peer) === detach) this.linked.delete(peer)
@@ -109,10 +137,13 @@ export class StateBinding {
     const peers = new Set(this.net.libp2p.getConnections().map((c) => c.remotePeer.toString()))
     for (const peer of peers) {
       if (this.net.isRelay(peer) || this.linked.has(peer) || self > peer) continue
-      this.linked.set(peer, () => {}) // claimed while the stream opens
+      const claim = () => {}
+      this.linked.set(peer, claim) // claimed while the stream opens
       this.net.dialProtocol(peer, STATE_PROTOCOL).then(
         (stream) => this.adopt(stream, peer),
-        () => this.linked.delete(peer),
+        () => {
+          if (this.linked.get(peer) === claim) this.linked.delete(peer)
+        },
       )
     }
   }

@@ -6,56 +6,14 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { ProtocolError } from '../errors.js'
 import { ChunkAssembler, toChunks } from '../wire/chunks.js'
+import { Admission } from './admission.js'
+import { FRAME_COST, type StateLimits, stateLimits } from './limits.js'
+import { joinProof, sameBytes } from './membership.js'
 import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
+import { checkAwareness, type Presence, parsePresence } from './presence.js'
+import type { Session, StateEvents, StateLink, StateManagerInit } from './types.js'
 
-/** A connection to one peer that carries state frames (≤ 16 KiB each); the libp2p adapter or a test's in-memory pair. */
-export interface StateLink {
-  readonly remotePeer: string
-  send(frame: Uint8Array): void
-  onMessage(cb: (frame: Uint8Array) => void): void
-  onClose(cb: () => void): void
-  close(): void
-}
-
-/** Who may share the room's document. Without either, the room is open. */
-export interface Membership {
-  /** Peers prove they know it (HMAC-SHA256 over the room and both peer ids). */
-  secret?: string
-  /** Peer ids that may join. */
-  allow?: string[]
-}
-
-/** Options of a StateManager. */
-export interface StateManagerInit {
-  room: string
-  /** This peer's id (libp2p peer id). */
-  selfId: string
-  membership?: Membership
-  /** Largest message (update or awareness) accepted from a peer, bytes (default 8 MiB). */
-  maxMessageBytes?: number
-  log?: (line: string) => void
-}
-
-/** Events of a StateManager. */
-export interface StateEvents {
-  /** The document changed; `peer` is set when the change came from that peer. */
-  'state:change': CustomEvent<{ peer?: string; bytes: number }>
-  /** A peer was refused or cut off (not a member, malformed or oversized data). */
-  'state:refused': CustomEvent<{ peer: string; reason: string }>
-  /** A peer finished joining. */
-  'state:peer': CustomEvent<{ peer: string }>
-}
-
-interface Session {
-  link: StateLink
-  verified: boolean
-  assembler: ChunkAssembler
-  /** Our join went out; until then everything else waits in `queued` (the peer refuses anything before a join). */
-  joinSent: boolean
-  queued: StateMessage[]
-  /** The peer's join is being checked (async with a secret): what arrives meanwhile waits here, bounded. */
-  checking?: StateMessage[]
-}
+export type { Membership, StateEvents, StateLink, StateManagerInit } from './types.js'
 
 /** Messages held while a join is checked; more is a misbehaving peer. */
 const MAX_HELD = 256
@@ -80,6 +38,8 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private readonly outgoing = new Map<Session | null, Uint8Array[]>()
   private flushScheduled = false
   private stopped = false
+  private readonly limits: StateLimits
+  private readonly admission: Admission
 
   constructor(init: StateManagerInit) {
     super()
@@ -88,6 +48,8 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     }
     this.init = init
     this.room = init.room
+    this.limits = stateLimits({ maxMessageBytes: init.maxMessageBytes, ...init.limits })
+    this.admission = new Admission(this.limits, this.sessions, (s, reason) => this.cut(s, reason))
     this.doc = new Y.Doc()
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.doc.on('update', this.onDocUpdate)
@@ -138,10 +100,20 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     this.awareness.setLocalState({ peer: this.init.selfId, ...state })
   }
 
-  /** Presence of every peer heard from, by peer id. */
-  presence(): Map<string, Record<string, unknown>> {
-    const out = new Map<string, Record<string, unknown>>()
-    for (const s of this.awareness.getStates().values()) if (typeof s.peer === 'string') out.set(s.peer, s)
+  /**
+   * Presence by peer id: this peer's own, and that of each joined peer as it
+   * sent it over its own session (never presence relayed by another peer), with
+   * capabilities and load validated.
+   */
+  presence(): Map<string, Presence> {
+    const out = new Map<string, Presence>()
+    const own = this.awareness.getLocalState()
+    if (own) out.set(this.init.selfId, { ...own, peer: this.init.selfId })
+    const states = this.awareness.getStates()
+    for (const s of this.sessions) {
+      if (s.verified && s.presence && s.clientID !== undefined && states.has(s.clientID))
+        out.set(s.link.remotePeer, s.presence)
+    }
     return out
   }
 
@@ -153,26 +125,37 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   /** Starts syncing with the peer at the other end of `link`; returns a function that ends it. */
   attach(link: StateLink): () => void {
     if (this.stopped) throw new Error('the state manager is stopped')
+    const l = this.limits
+    if (this.sessions.size >= l.maxSessions) {
+      this.init.log?.(`state ${this.room}: ${link.remotePeer}: refused, ${l.maxSessions} peers linked already`)
+      this.safeDispatchEvent('state:refused', { detail: { peer: link.remotePeer, reason: 'too many peers linked' } })
+      link.close('too many peers linked')
+      return () => {}
+    }
     const session: Session = {
       link,
       verified: false,
-      assembler: new ChunkAssembler(this.init.maxMessageBytes ?? 8 << 20),
+      assembler: new ChunkAssembler(l.maxMessageBytes),
       joinSent: false,
       queued: [],
+      allowance: this.admission.allowanceOf(link.remotePeer),
     }
     this.sessions.add(session)
+    session.joinTimer = setTimeout(() => {
+      if (!session.verified) this.cut(session, 'no valid join in time')
+    }, this.init.joinTimeoutMs ?? 10_000)
+    ;(session.joinTimer as { unref?: () => void }).unref?.()
     link.onMessage((frame) => this.onFrame(session, frame))
-    link.onClose(() => this.sessions.delete(session))
-    void this.proof(this.init.selfId, link.remotePeer).then(
-      (proof) => {
+    link.onClose((reason) => (reason ? this.cut(session, reason) : this.drop(session)))
+    this.proof(this.init.selfId, link.remotePeer)
+      .then((proof) => {
         this.send(session, { kind: 'join', room: this.room, proof })
         session.joinSent = true
         for (const m of session.queued.splice(0)) this.send(session, m)
-      },
-      (err) => this.cut(session, `could not make a join proof: ${(err as Error).message}`),
-    )
+      })
+      .catch((err) => this.cut(session, `could not send a join: ${(err as Error).message}`))
     return () => {
-      this.sessions.delete(session)
+      this.drop(session)
       link.close()
     }
   }
@@ -180,23 +163,17 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   /** Ends every link; the document stays readable. */
   stop(): void {
     this.stopped = true
-    for (const s of this.sessions) s.link.close()
-    this.sessions.clear()
+    for (const s of [...this.sessions]) {
+      this.drop(s)
+      s.link.close()
+    }
     awarenessProtocol.removeAwarenessStates(this.awareness, [this.doc.clientID], 'local')
     this.awareness.destroy()
     this.doc.off('update', this.onDocUpdate)
   }
 
-  private async proof(from: string, to: string): Promise<Uint8Array> {
-    const secret = this.init.membership?.secret
-    if (!secret) return new Uint8Array(0)
-    const te = new TextEncoder()
-    const key = await crypto.subtle.importKey('raw', te.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'sign',
-    ])
-    return new Uint8Array(
-      await crypto.subtle.sign('HMAC', key, te.encode(`peercompute-room|${this.room}|${from}|${to}`)),
-    )
+  private proof(from: string, to: string): Promise<Uint8Array> {
+    return joinProof(this.init.membership?.secret, this.room, from, to)
   }
 
   private send(s: Session, m: StateMessage): void {
@@ -213,25 +190,47 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   }
 
   private cut(s: Session, reason: string): void {
-    if (!this.sessions.delete(s)) return
+    if (!this.drop(s)) return
     this.init.log?.(`state ${this.room}: ${s.link.remotePeer}: ${reason}`)
     this.safeDispatchEvent('state:refused', { detail: { peer: s.link.remotePeer, reason } })
-    s.link.close()
+    s.link.close(reason)
+  }
+
+  /** Forgets a session: its half-reassembled message, its timer, and the presence it spoke for. */
+  private drop(s: Session): boolean {
+    if (!this.sessions.delete(s)) return false
+    this.admission.held -= s.assembler.buffered
+    clearTimeout(s.joinTimer)
+    if (s.clientID !== undefined && !this.stopped)
+      awarenessProtocol.removeAwarenessStates(this.awareness, [s.clientID], 'peer left')
+    return true
   }
 
   private onFrame(s: Session, frame: Uint8Array): void {
     if (!this.sessions.has(s)) return
+    if (!this.admission.charge(s, 'bytes', frame.length + FRAME_COST)) return
+    const before = s.assembler.buffered
+    let whole: Uint8Array | undefined
+    try {
+      whole = s.assembler.push(frame)
+    } catch (err) {
+      this.admission.held -= before // the assembler dropped the partial message
+      this.cut(s, (err as Error).message)
+      return
+    }
+    if (!this.admission.reassembling(s, s.assembler.buffered - before)) return
+    if (!whole || !this.admission.charge(s, 'messages', 1)) return
     let msg: StateMessage
     try {
-      const whole = s.assembler.push(frame)
-      if (!whole) return
       msg = decodeStateMessage(whole)
+      if (msg.kind === 'awareness' && msg.payload.length > this.limits.maxAwarenessBytes)
+        throw new ProtocolError(`awareness message over ${this.limits.maxAwarenessBytes} bytes`)
     } catch (err) {
       this.cut(s, (err as Error).message)
       return
     }
     if (msg.kind === 'join') {
-      void this.onJoin(s, msg)
+      this.onJoin(s, msg).catch((err) => this.cut(s, `join failed: ${(err as Error).message}`))
       return
     }
     if (!s.verified) {
@@ -245,7 +244,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private apply(s: Session, msg: Exclude<StateMessage, { kind: 'join' }>): void {
     try {
       if (msg.kind === 'sync') this.onSync(s, msg.payload)
-      else awarenessProtocol.applyAwarenessUpdate(this.awareness, msg.payload, s)
+      else this.onAwareness(s, msg.payload)
     } catch (err) {
       this.cut(s, err instanceof ProtocolError ? err.message : `malformed ${msg.kind}: ${(err as Error).message}`)
     }
@@ -260,20 +259,40 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     s.checking = []
     if (this.init.membership?.secret) {
       const want = await this.proof(peer, this.init.selfId)
-      if (!equal(want, m.proof)) return this.cut(s, 'wrong room secret')
+      if (!sameBytes(want, m.proof)) return this.cut(s, 'wrong room secret')
     }
     if (!this.sessions.has(s)) return
     s.verified = true
+    clearTimeout(s.joinTimer)
     const held = s.checking
     s.checking = undefined
     this.safeDispatchEvent('state:peer', { detail: { peer } })
     const e = encoding.createEncoder()
     syncProtocol.writeSyncStep1(e, this.doc)
     this.send(s, { kind: 'sync', payload: encoding.toUint8Array(e) })
-    const states = [...this.awareness.getStates().keys()]
-    if (states.length)
-      this.send(s, { kind: 'awareness', payload: awarenessProtocol.encodeAwarenessUpdate(this.awareness, states) })
+    // only our own presence: each peer's travels over its own session, never relayed
+    if (this.awareness.getLocalState() !== null)
+      this.send(s, {
+        kind: 'awareness',
+        payload: awarenessProtocol.encodeAwarenessUpdate(this.awareness, [this.doc.clientID]),
+      })
     for (const h of held) if (h.kind !== 'join' && this.sessions.has(s)) this.apply(s, h)
+  }
+
+  /**
+   * A peer's awareness carries its own presence only: one client (the same for
+   * the whole session, not ours, not another peer's), whose state names the
+   * peer itself and holds valid capabilities and load. Anything else cuts it off.
+   */
+  private onAwareness(s: Session, payload: Uint8Array): void {
+    const peer = s.link.remotePeer
+    const others = new Set<number>([this.doc.clientID])
+    for (const o of this.sessions) if (o !== s && o.clientID !== undefined) others.add(o.clientID)
+    s.clientID = checkAwareness(payload, peer, s.clientID, others, this.limits.maxPresenceBytes)
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, payload, s)
+    // what awareness kept (a stale clock is ignored), validated again: only values that passed reach presence()
+    const state = s.clientID === undefined ? undefined : this.awareness.getStates().get(s.clientID)
+    s.presence = state ? parsePresence(state, peer) : undefined
   }
 
   private onSync(s: Session, payload: Uint8Array): void {
@@ -328,15 +347,10 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ) => {
-    const changed = [...added, ...updated, ...removed]
-    const payload = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
-    for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'awareness', payload })
+    // only our own client goes out: peers' presence is never relayed
+    const own = this.doc.clientID
+    if (origin !== 'local' || ![...added, ...updated, ...removed].includes(own)) return
+    const payload = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [own])
+    for (const s of this.sessions) if (s.verified) this.send(s, { kind: 'awareness', payload })
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let d = 0
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i]
-  return d === 0
 }

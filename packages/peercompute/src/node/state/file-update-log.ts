@@ -1,12 +1,26 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs'
+import { PayloadTooLargeError } from '../../core/errors.js'
 import type { StatePersistence } from '../../core/state/persistence.js'
-import { encodeFrame, FrameDecoder } from '../../core/wire/frames.js'
+import { encodeFrame } from '../../core/wire/frames.js'
+
+/** Options of a FileUpdateLog. */
+export interface FileUpdateLogOptions {
+  /**
+   * Largest update or snapshot, bytes (default 64 MiB): the one limit for
+   * writing and for loading, so whatever was written can be loaded again.
+   */
+  maxUpdateBytes?: number
+  log?: (line: string) => void
+}
 
 /**
  * A document's updates in one append-only file of length-prefixed frames.
  * Compaction writes a snapshot to a temporary file and renames it over the log,
- * so a crash leaves either the old log or the new one. A torn last frame (a
- * crash mid-append) is dropped on load, with a log line, not a failure.
+ * so a crash leaves either the old log or the new one. Loading keeps every
+ * whole frame before a torn or damaged one (a crash mid-append), logs what it
+ * dropped, and cuts the file back to the good frames so later appends load too.
+ * An update or snapshot over `maxUpdateBytes` is refused before anything is
+ * written (`PayloadTooLargeError`): the file always stays loadable.
  */
 export class FileUpdateLog implements StatePersistence {
   private readonly path: string
@@ -14,7 +28,7 @@ export class FileUpdateLog implements StatePersistence {
   private readonly log?: (line: string) => void
   private fd: number | undefined
 
-  constructor(path: string, opts: { maxUpdateBytes?: number; log?: (line: string) => void } = {}) {
+  constructor(path: string, opts: FileUpdateLogOptions = {}) {
     this.path = path
     this.maxUpdateBytes = opts.maxUpdateBytes ?? 64 << 20
     this.log = opts.log
@@ -23,23 +37,25 @@ export class FileUpdateLog implements StatePersistence {
   async load(): Promise<Uint8Array[]> {
     if (!existsSync(this.path)) return []
     const bytes = readFileSync(this.path)
-    const decoder = new FrameDecoder(this.maxUpdateBytes)
-    let frames: Uint8Array[] = []
-    try {
-      frames = decoder.push(bytes)
-    } catch (err) {
-      this.log?.(`${this.path}: ${(err as Error).message}; keeping the updates before it`)
+    const { frames, good, problem } = readFrames(bytes, this.maxUpdateBytes)
+    if (problem) {
+      this.log?.(
+        `${this.path}: ${problem}; kept the ${frames.length} updates before it, dropped ${bytes.length - good} bytes`,
+      )
+      // appends after a damaged frame could never be read back: end the file at the last good frame
+      truncateSync(this.path, good)
     }
-    if (decoder.buffered > 0) this.log?.(`${this.path}: dropped a torn last update (${decoder.buffered} bytes)`)
     return frames
   }
 
   async append(update: Uint8Array): Promise<void> {
+    this.check(update, 'update')
     this.fd ??= openSync(this.path, 'a', 0o600)
     writeSync(this.fd, encodeFrame(update))
   }
 
   async compact(snapshot: Uint8Array): Promise<void> {
+    this.check(snapshot, 'snapshot')
     const tmp = `${this.path}.compacting`
     const fd = openSync(tmp, 'w', 0o600)
     try {
@@ -55,9 +71,55 @@ export class FileUpdateLog implements StatePersistence {
 
   async close(): Promise<void> {
     if (this.fd !== undefined) {
-      fsyncSync(this.fd)
-      closeSync(this.fd)
+      const fd = this.fd
+      this.fd = undefined
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
     }
-    this.fd = undefined
   }
+
+  private check(bytes: Uint8Array, what: string): void {
+    if (bytes.length > this.maxUpdateBytes) {
+      throw new PayloadTooLargeError(
+        `${this.path}: a ${what} of ${bytes.length} bytes is over maxUpdateBytes (${this.maxUpdateBytes}); not written`,
+      )
+    }
+  }
+}
+
+/**
+ * The whole frames at the start of `bytes`, one by one: stops at the first
+ * torn frame (the file ends inside it) or bad length (over `max`, or a varint
+ * over 5 bytes). `good` is where the last whole frame ends.
+ */
+export function readFrames(bytes: Uint8Array, max: number): { frames: Uint8Array[]; good: number; problem?: string } {
+  const frames: Uint8Array[] = []
+  let off = 0
+  while (off < bytes.length) {
+    let len = 0
+    let mul = 1
+    let i = off
+    let done = false
+    while (i < bytes.length && i - off < 5) {
+      const b = bytes[i++]
+      len += (b & 0x7f) * mul
+      mul *= 128
+      if ((b & 0x80) === 0) {
+        done = true
+        break
+      }
+    }
+    if (!done) {
+      const problem = i - off >= 5 ? 'a frame length longer than 5 bytes' : 'a torn last update'
+      return { frames, good: off, problem }
+    }
+    if (len > max) return { frames, good: off, problem: `a frame of ${len} bytes, over the limit of ${max}` }
+    if (bytes.length - i < len) return { frames, good: off, problem: 'a torn last update' }
+    frames.push(bytes.subarray(i, i + len))
+    off = i + len
+  }
+  return { frames, good: off }
 }
