@@ -62,7 +62,9 @@ export async function startAttacker(opts: { listen?: string[] } = {}): Promise<A
       })
       return rawStream(stream, opts.read ?? true)
     },
-    stop: () => node.stop(),
+    stop: async () => {
+      await node.stop()
+    },
   }
 }
 

@@ -123,3 +123,8 @@ export function errorFromName(name: string, message: string): PeerComputeError {
   const C = Object.hasOwn(BY_NAME, name) ? BY_NAME[name] : undefined
   return C ? new C(message) : new KernelError(message, name)
 }
+
+/** An option has a value it does not accept (wrong type, out of range, unknown name). */
+export class InvalidOptionError extends PeerComputeError {
+  override name = 'InvalidOptionError'
+}
