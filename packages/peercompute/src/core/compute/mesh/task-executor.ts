@@ -39,6 +39,8 @@ export interface TaskExecutorInit {
 export interface ExecutorStats extends ExecutorCounters {
   /** Tasks admitted now, all peers: receiving input, waiting for a URL slot, running or answering. */
   admitted: number
+  /** The most tasks admitted at once since start. */
+  peakAdmitted: number
   /** Input and output bytes held now, all peers (input is held as it arrives, never on a peer's word). */
   bytesHeld: number
   /** The most bytes held at once since start. */
@@ -98,6 +100,7 @@ export class TaskExecutor {
     return {
       ...this.counters,
       admitted: held.admitted,
+      peakAdmitted: held.peakAdmitted,
       bytesHeld: held.bytesHeld,
       peakBytesHeld: held.peakBytesHeld,
       streams: held.streams,

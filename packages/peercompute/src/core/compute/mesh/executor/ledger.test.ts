@@ -101,8 +101,8 @@ describe('AdmissionLedger', () => {
     expect(l.stats().cutOff).toBe(0)
   })
 
-  it('refusals: an allowance per peer per second', () => {
-    const l = ledger({ refusalsPerSecondPerPeer: 3 })
+  it('refusals: an allowance per peer (a burst, then so many a second)', () => {
+    const l = ledger({ refusalsPerSecondPerPeer: 1, refusalBurstPerPeer: 3 })
     expect([1, 2, 3, 4].map(() => l.takeRefusal('p'))).toEqual([true, true, true, false])
     expect(l.takeRefusal('q')).toBe(true)
   })

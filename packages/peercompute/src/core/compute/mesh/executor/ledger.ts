@@ -7,6 +7,8 @@ import { TokenBuckets } from './token-buckets.js'
 export interface LedgerStats {
   /** Tasks admitted (receiving input, waiting or running), all peers. */
   admitted: number
+  /** The most tasks admitted at once since the executor started. */
+  peakAdmitted: number
   /** Input and output bytes held, all peers. */
   bytesHeld: number
   /** The most bytes held at once since the executor started. */
@@ -54,6 +56,7 @@ export class AdmissionLedger {
   private readonly refusals: TokenBuckets
   private readonly cutOffUntil = new Map<string, number>()
   private admitted = 0
+  private peakAdmitted = 0
   private bytesHeld = 0
   private peak = 0
   private streams = 0
@@ -61,8 +64,8 @@ export class AdmissionLedger {
   constructor(limits: TaskLimits, now: () => number = Date.now) {
     this.limits = limits
     this.now = now
-    this.requests = new TokenBuckets(limits.requestsPerSecondPerPeer, now)
-    this.refusals = new TokenBuckets(limits.refusalsPerSecondPerPeer, now)
+    this.requests = new TokenBuckets(limits.requestsPerSecondPerPeer, { now })
+    this.refusals = new TokenBuckets(limits.refusalsPerSecondPerPeer, { burst: limits.refusalBurstPerPeer, now })
   }
 
   /** Counts a stream from `peer`; an error says why it must be reset instead. */
@@ -122,6 +125,7 @@ export class AdmissionLedger {
     use.tasks++
     use.declared += declared
     this.admitted++
+    if (this.admitted > this.peakAdmitted) this.peakAdmitted = this.admitted
     return this.admission(peer, use, declared)
   }
 
@@ -158,6 +162,7 @@ export class AdmissionLedger {
   stats(): LedgerStats {
     return {
       admitted: this.admitted,
+      peakAdmitted: this.peakAdmitted,
       bytesHeld: this.bytesHeld,
       peakBytesHeld: this.peak,
       streams: this.streams,

@@ -34,8 +34,17 @@ export interface TaskLimits {
   maxStreamsPerPeer: number
   /** A task whose input stops arriving for this long is dropped, ms (default 30,000). */
   inputIdleMs: number
-  /** Refusals (typed errors for refused requests or bad frames) one peer may get per second, bursts of as many (default 100). Past it the stream is reset and the peer cut off. */
+  /** A task stream with no task for this long is closed, freeing its place among `maxStreams`, ms (default 60,000). */
+  streamIdleMs: number
+  /**
+   * Refusals (typed errors for refused requests or bad frames) one peer may
+   * get per second, sustained (default 100), after a burst of
+   * `refusalBurstPerPeer` (default 1,000). Past them the peer hears nothing
+   * more: its stream is reset and it is cut off.
+   */
   refusalsPerSecondPerPeer: number
+  /** See `refusalsPerSecondPerPeer`. */
+  refusalBurstPerPeer: number
   /** How long a cut-off peer's task streams are reset on sight, ms (default 60,000). */
   cutOffMs: number
 }
@@ -55,7 +64,9 @@ export const TASK_LIMITS: Readonly<TaskLimits> = Object.freeze({
   maxStreams: 256,
   maxStreamsPerPeer: 16,
   inputIdleMs: 30_000,
+  streamIdleMs: 60_000,
   refusalsPerSecondPerPeer: 100,
+  refusalBurstPerPeer: 1000,
   cutOffMs: 60_000,
 })
 

@@ -17,7 +17,7 @@ import { ALIVE_MS } from './limits.js'
 import { errorForPeer } from './peer-errors.js'
 import { type RunEnv, runTask } from './run-task.js'
 
-/** Frames a stream may have waiting for the peer to read before it counts as not reading (and is reset). */
+/** Frames a stream may have waiting for the peer to read (the stream's buffer full) before the peer counts as not reading, and is cut off. */
 const MAX_PENDING_FRAMES = 256
 /** After a framing error, how long the error frame gets to leave before the stream is reset, ms. */
 const RESET_GRACE_MS = 200
@@ -74,7 +74,8 @@ export class TaskSession {
   private readonly writer: CorkedWriter
   private readonly alive: ReturnType<typeof setInterval>
   private resetTimer?: ReturnType<typeof setTimeout>
-  private pending = 0
+  /** When the stream last had no task (it opened, or its last task ended); undefined while it has tasks. */
+  private idleSince: number | undefined = Date.now()
   private closed = false
   private broken = false
 
@@ -95,6 +96,7 @@ export class TaskSession {
   /** Aborts every task and resets the stream. */
   stop(reason: Error): void {
     this.end(reason)
+    clearTimeout(this.resetTimer)
     this.stream.abort(reason)
   }
 
@@ -108,7 +110,7 @@ export class TaskSession {
       this.broken = true
       this.env.counters.refused++
       this.sendControl({ type: 'error', id: 0, name: 'ProtocolError', message: (err as Error).message })
-      this.resetTimer = setTimeout(() => this.stop(err as Error), RESET_GRACE_MS)
+      this.resetSoon(err as Error)
       return
     }
     for (const frame of frames) {
@@ -182,6 +184,7 @@ export class TaskSession {
       answered: false,
     }
     this.tasks.set(id, t)
+    this.idleSince = undefined
     if (header.source.kind === 'inline') {
       t.input = new InputBuffer(header.source.length, admission)
       this.take(id, t, data)
@@ -274,7 +277,7 @@ export class TaskSession {
       this.sendControl({ type: 'error', id, name: err.name, message: err.message })
       return
     }
-    this.abuse(`kept sending after ${this.env.limits.refusalsPerSecondPerPeer} refusals in a second`)
+    this.abuse(`kept sending after ${this.env.limits.refusalBurstPerPeer} refusals`)
   }
 
   /** Cuts the peer off: its streams are reset now and on sight for a while. */
@@ -284,12 +287,23 @@ export class TaskSession {
     this.env.ledger.cutOff(this.peer)
     this.env.log?.(`task peer ${this.peer} cut off: ${reason}`)
     this.env.onAbuse?.(this.peer, reason)
-    this.stop(new RateLimitedError(`cut off: ${reason}`))
+    this.resetSoon(new RateLimitedError(`cut off: ${reason}`))
+  }
+
+  /**
+   * Ends every task and reads nothing more; what was already answered gets
+   * `RESET_GRACE_MS` to leave (a graceful close would wait on the peer), then
+   * the stream is reset.
+   */
+  private resetSoon(reason: Error): void {
+    this.end(reason)
+    this.writer.flush()
+    this.resetTimer = setTimeout(() => this.stream.abort(reason), RESET_GRACE_MS)
   }
 
   /** Sends an error or alive frame without waiting; a peer that lets them pile up is not reading, and is cut off. */
   private sendControl(m: TaskMessage): void {
-    if (this.pending >= MAX_PENDING_FRAMES) {
+    if (this.writer.waiting >= MAX_PENDING_FRAMES) {
       this.abuse(`did not read ${MAX_PENDING_FRAMES} frames sent to it`)
       return
     }
@@ -299,30 +313,37 @@ export class TaskSession {
   private async sendFrame(m: TaskMessage, signal?: AbortSignal): Promise<void> {
     if (this.closed || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable')
       throw new AbortError('the task stream is closed')
-    this.pending++
-    try {
-      await this.writer.write(encodeFrame(encodeTaskMessage(m)), signal)
-    } finally {
-      this.pending--
-    }
+    await this.writer.write(encodeFrame(encodeTaskMessage(m)), signal)
   }
 
-  /** Every second: alive while tasks are here; inputs that stopped arriving are dropped. */
+  /** Every second: alive while tasks are here; inputs that stopped arriving are dropped; an idle stream is closed. */
   private tick(): void {
-    if (this.tasks.size === 0) return
-    const idle = this.env.limits.inputIdleMs
     const now = Date.now()
+    if (this.tasks.size === 0) {
+      this.idleSince ??= now
+      if (now - this.idleSince > this.env.limits.streamIdleMs) this.closeIdle()
+      return
+    }
+    const idle = this.env.limits.inputIdleMs
     for (const [id, t] of this.tasks) {
       if (!t.started && now - t.lastInputAt > idle) this.fail(id, t, new TaskTimeoutError(`no input for ${idle} ms`))
     }
     if (this.tasks.size > 0) this.sendControl({ type: 'alive', id: 0 })
   }
 
+  /**
+   * Resets a stream that has had no task for `streamIdleMs`: a graceful close
+   * would wait on the peer (and keep its place); with no task on it, the
+   * submitter loses nothing and opens another when it needs one.
+   */
+  private closeIdle(): void {
+    this.stop(new AbortError('the task stream was idle'))
+  }
+
   private end(reason: Error): void {
     if (this.closed) return
     this.closed = true
     clearInterval(this.alive)
-    clearTimeout(this.resetTimer)
     for (const t of this.tasks.values()) this.finish(t, reason)
     this.tasks.clear()
   }

@@ -33,7 +33,7 @@ describe('errorForPeer', () => {
 describe('TokenBuckets', () => {
   it('stays bounded under many keys: full buckets are swept', () => {
     const clock = { t: 0 }
-    const b = new TokenBuckets(100, () => clock.t)
+    const b = new TokenBuckets(100, { now: () => clock.t })
     for (let i = 0; i < 100_000; i++) {
       expect(b.take(`k${i}`)).toBe(true)
       clock.t += 1 // each key's bucket is full again 10 ms later
@@ -43,10 +43,20 @@ describe('TokenBuckets', () => {
 
   it('sweeping loses nothing: an emptied bucket stays empty', () => {
     const clock = { t: 0 }
-    const b = new TokenBuckets(5, () => clock.t)
+    const b = new TokenBuckets(5, { now: () => clock.t })
     for (let i = 0; i < 5; i++) expect(b.take('hot')).toBe(true)
     for (let i = 0; i < 5000; i++) b.take(`cold${i}`)
     expect(b.take('hot')).toBe(false)
+  })
+
+  it('a burst apart from the rate: `burst` at once, then `rate` a second', () => {
+    const clock = { t: 0 }
+    const b = new TokenBuckets(10, { burst: 3, now: () => clock.t })
+    expect([1, 2, 3, 4].map(() => b.take('k'))).toEqual([true, true, true, false])
+    clock.t += 100
+    expect([b.take('k'), b.take('k')]).toEqual([true, false])
+    clock.t += 10_000
+    expect([1, 2, 3, 4].map(() => b.take('k'))).toEqual([true, true, true, false])
   })
 })
 

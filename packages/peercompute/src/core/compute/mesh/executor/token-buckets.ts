@@ -1,19 +1,21 @@
 /**
- * Token buckets keyed by peer id: `rate` tokens a second, at most `rate` held
- * (bursts of as many). The map stays bounded although peer ids are free: a
+ * Token buckets keyed by peer id: `rate` tokens a second, at most `burst` held
+ * (default `rate`). The map stays bounded although peer ids are free: a
  * bucket that has refilled to the brim is the same as a new one, so such
  * entries are dropped whenever the map has doubled since the last sweep.
  * Each `take` is O(1) amortised.
  */
 export class TokenBuckets {
   private readonly rate: number
+  private readonly burst: number
   private readonly now: () => number
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
   private sweepAt = 1024
 
-  constructor(rate: number, now: () => number = Date.now) {
+  constructor(rate: number, opts: { burst?: number; now?: () => number } = {}) {
     this.rate = rate
-    this.now = now
+    this.burst = opts.burst ?? rate
+    this.now = opts.now ?? Date.now
   }
 
   /** Takes one token for `key`; false (and nothing taken) when its bucket is empty. */
@@ -22,10 +24,10 @@ export class TokenBuckets {
     let b = this.buckets.get(key)
     if (!b) {
       if (this.buckets.size >= this.sweepAt) this.sweep(now)
-      b = { tokens: this.rate, at: now }
+      b = { tokens: this.burst, at: now }
       this.buckets.set(key, b)
     }
-    b.tokens = Math.min(this.rate, b.tokens + ((now - b.at) / 1000) * this.rate)
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate)
     b.at = now
     if (b.tokens < 1) return false
     b.tokens -= 1
@@ -44,7 +46,7 @@ export class TokenBuckets {
 
   private sweep(now: number): void {
     for (const [k, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.rate) this.buckets.delete(k)
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k)
     }
     this.sweepAt = Math.max(1024, this.buckets.size * 2)
   }
