@@ -90,7 +90,15 @@ export class TaskSession {
       this.end(new AbortError('the submitter went away'))
       onClose()
     })
-    stream.addEventListener('message', (evt) => this.onData(evt.data.subarray()))
+    stream.addEventListener('message', (evt) => {
+      try {
+        this.onData(evt.data.subarray())
+      } catch (err) {
+        // a bug of ours, not the peer's bytes (those are refused above): log it, drop the stream, never crash
+        this.env.log?.(`task stream from ${peer} failed: ${(err as Error)?.stack ?? String(err)}`)
+        this.stop(new ProtocolError('the executor failed on this stream'))
+      }
+    })
   }
 
   /** Aborts every task and resets the stream. */
