@@ -129,8 +129,10 @@ describe('hostile peers against the task executor', () => {
     const job = honestJob(honest, victim, 1)
     const [atk] = await attackers(1)
     const s = await atk.open(addr, TASK_PROTOCOL)
+    const other = await atk.open(addr, TASK_PROTOCOL)
     for (let id = 1; id <= 5000 && !s.closed; id++) s.frame(request(id, 64 * MiB))
     await waitFor('the flooder is cut off', () => s.closed)
+    await waitFor("the flooder's other stream goes too", () => other.closed)
     // four fit the per-peer budget of 256 MiB declared; the rest were refused until the allowance ran out
     const errs = errorsOf(s)
     expect(errs.length).toBeGreaterThan(100)

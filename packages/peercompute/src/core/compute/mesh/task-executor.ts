@@ -1,5 +1,5 @@
 import type { Stream, StreamHandler } from '@libp2p/interface'
-import { AbortError } from '../../errors.js'
+import { AbortError, RateLimitedError } from '../../errors.js'
 import { TASK_PROTOCOL } from '../../wire/task.js'
 import { AdmissionLedger } from './executor/ledger.js'
 import { resolveLimits, type TaskLimits } from './executor/limits.js'
@@ -118,6 +118,13 @@ export class TaskExecutor {
     this.sessions.clear()
   }
 
+  /** A session cut `peer` off: its other task streams go too, and whoever scores peers is told. */
+  private cutOff(peer: string, reason: string, from: TaskSession): void {
+    const err = new RateLimitedError(`cut off: ${reason}`)
+    for (const s of this.sessions) if (s !== from && s.peer === peer) s.stop(err)
+    this.init.onAbuse?.(peer, reason)
+  }
+
   private serve(stream: Stream, peer: string): void {
     const refusal = this.stopped ? new AbortError('the executor stopped') : this.ledger.openStream(peer)
     if (refusal) {
@@ -135,7 +142,7 @@ export class TaskExecutor {
         ledger: this.ledger,
         counters: this.counters,
         log: this.init.log,
-        onAbuse: this.init.onAbuse,
+        onAbuse: (p, reason) => this.cutOff(p, reason, session),
         serving: () => !this.stopped,
       },
       stream,

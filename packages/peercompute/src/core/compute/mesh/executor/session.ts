@@ -40,7 +40,7 @@ export interface SessionEnv extends RunEnv {
   ledger: AdmissionLedger
   counters: ExecutorCounters
   log?: (line: string) => void
-  /** Told when a peer is cut off, with why (for peer scoring). */
+  /** Told when this session cut its peer off, with why: the executor resets the peer's other streams and scores it. */
   onAbuse?: (peer: string, reason: string) => void
   /** False once the executor stopped: requests are refused. */
   serving(): boolean
@@ -68,7 +68,8 @@ interface Task {
 export class TaskSession {
   private readonly env: SessionEnv
   private readonly stream: Stream
-  private readonly peer: string
+  /** The peer at the other end. */
+  readonly peer: string
   private readonly tasks = new Map<number, Task>()
   private readonly decoder = new FrameDecoder(TASK_FRAME_MAX)
   private readonly writer: CorkedWriter
