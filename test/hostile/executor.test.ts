@@ -176,7 +176,8 @@ describe('hostile peers against the task executor', () => {
 
   it('partial frames on idle streams: streams are bounded node-wide and idle ones are closed', async () => {
     const { victim, honest, addr, unhandled, stats } = await arena({ maxStreams: 4, streamIdleMs: 1000 })
-    const job = honestJob(honest, victim, 3)
+    // if its stream comes after the attackers' it is refused until they idle out: it retries
+    const job = honestJob(honest, victim, 3, { maxAttempts: 12 })
     const list = await attackers(3)
     const opened: Array<RawStream | undefined> = []
     for (const a of list) {

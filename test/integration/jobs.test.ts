@@ -63,6 +63,10 @@ describe('a node on its own', () => {
     })
     await expect(createNode({ relays: [], topology: 'ring' as never })).rejects.toThrow(/topology/)
     await expect(createNode({ relays: [], storageMode: 'disk' as never })).rejects.toThrow(/storageMode/)
+    await expect(createNode({ relays: [], limits: { maxTasks: -1 } })).rejects.toMatchObject({
+      name: 'InvalidOptionError',
+      message: 'limits.maxTasks must be a positive number',
+    })
   })
 
   it('runs a job locally with no peers, and reports it', async () => {

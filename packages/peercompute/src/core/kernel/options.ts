@@ -1,4 +1,4 @@
-import type { TaskLimits } from '../compute/mesh/task-executor.js'
+import { resolveLimits, type TaskLimits } from '../compute/mesh/executor/limits.js'
 import { UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
 import type { Membership } from '../state/state-manager.js'
@@ -55,4 +55,5 @@ export function checkNodeOptions(o: NodeOptions): void {
     throw new TypeError(`storageMode must be 'memory' or 'local'; got ${String(o.storageMode)}`)
   if (o.room !== undefined && (typeof o.room !== 'string' || !/^[\w.-]{1,64}$/.test(o.room)))
     throw new TypeError('room must be 1 to 64 letters, digits, _ . or -')
+  if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
 }

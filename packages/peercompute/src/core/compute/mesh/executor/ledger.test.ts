@@ -162,5 +162,6 @@ describe('resolveLimits', () => {
     expect(() => resolveLimits({ maxTasks: Number.NaN })).toThrow(/positive number/)
     expect(() => resolveLimits({ urlPoolShare: 2 })).toThrow(/at most 1/)
     expect(() => resolveLimits({ nope: 1 } as Partial<TaskLimits>)).toThrow(/not a task limit/)
+    expect(() => resolveLimits(null as unknown as Partial<TaskLimits>)).toThrow(/must be an object/)
   })
 })

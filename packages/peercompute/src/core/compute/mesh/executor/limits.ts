@@ -75,6 +75,7 @@ export const ALIVE_MS = 1000
 
 /** The defaults with `overrides` applied; a limit that is not a positive number is an `InvalidOptionError`. */
 export function resolveLimits(overrides: Partial<TaskLimits> = {}): TaskLimits {
+  if (typeof overrides !== 'object' || overrides === null) throw new InvalidOptionError('limits must be an object')
   const out: TaskLimits = { ...TASK_LIMITS }
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue
