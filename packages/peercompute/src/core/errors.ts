@@ -159,3 +159,8 @@ export class RemoteTaskError extends PeerComputeError {
 export class MalformedResultError extends PeerComputeError {
   override name = 'MalformedResultError'
 }
+
+/** An option has a value it does not accept (wrong type, out of range, unknown name). */
+export class InvalidOptionError extends PeerComputeError {
+  override name = 'InvalidOptionError'
+}

@@ -1,4 +1,4 @@
-import type { TaskLimits } from '../compute/mesh/task-executor.js'
+import { resolveLimits, type TaskLimits } from '../compute/mesh/executor/limits.js'
 import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
 import { UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
@@ -66,4 +66,5 @@ export function checkNodeOptions(o: NodeOptions): void {
     throw new TypeError('room must be 1 to 64 letters, digits, _ . or -')
   resolveUrlPolicy(o.urlPolicy) // throws a TypeError that names the bad field
   if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
+  if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
 }

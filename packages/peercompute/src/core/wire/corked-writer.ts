@@ -16,6 +16,7 @@ export class CorkedWriter {
   private size = 0
   private scheduled = false
   private blocked = false
+  private waiters = 0
 
   constructor(stream: Stream) {
     this.stream = stream
@@ -23,7 +24,14 @@ export class CorkedWriter {
 
   /** Queues `frame`; resolves once the stream can take more. Throws if the stream is no longer writable. */
   async write(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
-    while (this.blocked) await this.stream.onDrain({ signal })
+    if (this.blocked) {
+      this.waiters++
+      try {
+        while (this.blocked) await this.stream.onDrain({ signal })
+      } finally {
+        this.waiters--
+      }
+    }
     this.parts.push(frame)
     this.size += frame.length
     if (this.size >= BATCH_BYTES) this.flush()
@@ -31,6 +39,11 @@ export class CorkedWriter {
       this.scheduled = true
       queueMicrotask(() => this.flush())
     }
+  }
+
+  /** Writes waiting for the stream to drain (a peer that does not read makes them pile up). */
+  get waiting(): number {
+    return this.waiters
   }
 
   /** Sends what is queued now. */

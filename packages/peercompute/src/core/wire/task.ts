@@ -41,7 +41,7 @@ export interface TaskRequestHeader {
   kernel: string
   params?: TaskParams
   source: TaskSource
-  /** Milliseconds the submitter waits for the result, from when the executor has the whole request. */
+  /** Milliseconds the submitter waits for the result; the executor counts them from the request frame. */
   deadlineMs: number
   /** `gpu`: run counteq/xor/add on WebGPU where the executor has it (the result is the same). */
   prefer?: 'cpu' | 'gpu'
