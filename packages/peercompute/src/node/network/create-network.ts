@@ -5,6 +5,7 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { type MeshLibp2pInit, meshLibp2pOptions } from '../../core/network/libp2p-options.js'
 import { NetworkManager, type NetworkManagerInit } from '../../core/network/network-manager.js'
+import { type NodeRtcConfiguration, releasingRtcConfiguration } from './rtc-release.js'
 
 /** Options of a Node peer's network. */
 export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p'>, MeshLibp2pInit {
@@ -15,16 +16,13 @@ export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p'>, Mes
    * `{ iceServers: [], bindAddress: '127.0.0.1' }`; without `iceServers`
    * libp2p's default public STUN servers are used.
    */
-  rtcConfiguration?: {
-    iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>
-    /** node-datachannel: the local address to gather host candidates on. */
-    bindAddress?: string
-  }
+  rtcConfiguration?: NodeRtcConfiguration
 }
 
 /** A NetworkManager on a Node libp2p node: TCP, WebSockets, circuit relay v2, WebRTC. */
 export async function createNetworkManager(init: NodeNetworkInit): Promise<NetworkManager> {
-  const rtc = init.rtcConfiguration ? ({ rtcConfiguration: init.rtcConfiguration } as Parameters<typeof webRTC>[0]) : {}
+  // data channels are closed with their connection: a failed upgrade would otherwise keep the process alive
+  const rtc = { rtcConfiguration: releasingRtcConfiguration(init.rtcConfiguration) } as Parameters<typeof webRTC>[0]
   const libp2p = await createLibp2p(
     meshLibp2pOptions(
       init,
