@@ -8,7 +8,7 @@ import type { NodeKernel } from '../core/kernel/node-kernel.js'
 import { checkNodeOptions, type NodeOptions } from '../core/kernel/options.js'
 import type { NetworkManagerInit } from '../core/network/network-manager.js'
 import { persistState } from '../core/state/persistence.js'
-import { createNodeGpu } from './compute/node-gpu.js'
+import { createNodeGpu, nodeGpuAvailable } from './compute/node-gpu.js'
 import { createWorkerPool } from './compute/node-worker-pool.js'
 import { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
 import { FileUpdateLog } from './state/file-update-log.js'
@@ -29,11 +29,13 @@ export interface NodeCreateOptions
  * Creates a Node peer (not started): a libp2p node with TCP, WebSockets,
  * circuit relay and WebRTC; the room's shared document (an update log in
  * `storageDir` with `storageMode: 'local'`); a worker_threads pool, and WebGPU
- * through the optional `webgpu` package when `enableWebGPU` allows.
+ * through the optional `webgpu` package when `enableWebGPU` allows and a GPU
+ * driver may exist (see `gpuMayExist`). Dawn's instance for tasks is made by
+ * the first GPU task and dropped, its device destroyed, on stop.
  */
 export async function createNode(options: NodeCreateOptions): Promise<NodeKernel> {
   checkNodeOptions(options)
-  const gpu = options.enableWebGPU === false ? undefined : await usableGpu()
+  const gpu = options.enableWebGPU !== false && (await nodeGpuAvailable())
   const dir = options.storageDir ?? '.peercompute'
   return assembleNode({
     options,
@@ -43,7 +45,7 @@ export async function createNode(options: NodeCreateOptions): Promise<NodeKernel
         maxCpuFraction: options.maxCpuFraction,
         urlPolicy: options.urlPolicy,
       }),
-      gpu: gpu ? new GpuExecutor({ gpu }) : undefined,
+      gpu: gpu ? new GpuExecutor({ gpu: createNodeGpu }) : undefined,
       enableWebGPU: options.enableWebGPU,
     }),
     createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
@@ -56,11 +58,4 @@ export async function createNode(options: NodeCreateOptions): Promise<NodeKernel
       })
     },
   })
-}
-
-/** Dawn through the `webgpu` package, if it loads and finds an adapter (a Vulkan driver, or SwiftShader). */
-async function usableGpu(): Promise<GPU | undefined> {
-  const gpu = await createNodeGpu()
-  const adapter = await gpu?.requestAdapter().catch(() => null)
-  return adapter ? gpu : undefined
 }

@@ -14,7 +14,7 @@
  * ```
  */
 export * from '../index.js'
-export { createNodeGpu } from './compute/node-gpu.js'
+export { createNodeGpu, type GpuPresenceProbe, gpuMayExist, nodeGpuAvailable } from './compute/node-gpu.js'
 export { checkingLookup, nodeRangeTransport } from './compute/node-range-transport.js'
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'
 export { createNode, type NodeCreateOptions } from './create-node.js'

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -44,7 +45,8 @@ function linkPair(a: string, b: string) {
   }
 }
 
-const settle = async (rounds = 30) => {
+/** Lets a few timer turns pass: the random schedule interleaves edits with deliveries (tests wait with `until`). */
+const settle = async (rounds: number) => {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setTimeout(r, 0))
 }
 
@@ -137,7 +139,10 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
       }
       // heal everything: a line through all peers is enough to converge
       for (let i = 0; i + 1 < n; i++) if (!links.has(key(i, i + 1))) links.set(key(i, i + 1), connect(ps[i], ps[i + 1]))
-      await settle(200)
+      const same = (p: StateManager) =>
+        isDeepStrictEqual(view(p), view(ps[0])) &&
+        Buffer.compare(Y.encodeStateVector(p.doc), Y.encodeStateVector(ps[0].doc)) === 0
+      await until(`all ${n} peers converged`, () => ps.every(same))
       const first = view(ps[0])
       for (const [i, p] of ps.entries()) {
         expect(view(p), `peer ${i} of ${n}, SEED=${SEED + round}`).toEqual(first)
@@ -155,11 +160,14 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     a.addEventListener('state:refused', (e) => refused.push(`${e.detail.peer}: ${e.detail.reason}`))
     intruder.addEventListener('state:refused', (e) => refused.push(`${e.detail.peer}: ${e.detail.reason}`))
     connect(a, b)
-    connect(a, intruder)
+    const toIntruder = connect(a, intruder)
     intruder.map('m').set('evil', true)
     a.map('m').set('good', 1)
-    await until('b has the edit and the mismatch was seen', () => b.map('m').get('good') === 1 && refused.length >= 1)
-    await settle(50)
+    // once the link is cut nothing more can cross it: the checks below are final
+    await until(
+      'b has the edit, the mismatch was seen and the link cut',
+      () => b.map('m').get('good') === 1 && refused.length >= 1 && !toIntruder.isOpen(),
+    )
     expect(b.map('m').toJSON()).toEqual({ good: 1 })
     expect(a.map('m').get('evil')).toBeUndefined()
     expect(intruder.map('m').toJSON()).toEqual({ evil: true }) // it saw nothing of the room
@@ -171,10 +179,9 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     const [c, d] = peers(2, { membership: { allow: ['peer-0', 'peer-1'] } })
     const [e] = peers(1, { selfId: 'stranger', membership: { allow: ['peer-0', 'stranger'] } })
     connect(c, d)
-    connect(c, e)
+    const toStranger = connect(c, e)
     e.map('m').set('x', 1)
-    await until('c and d joined', () => c.peers().length === 1)
-    await settle(50)
+    await until('c and d joined, the stranger cut off', () => c.peers().length === 1 && !toStranger.isOpen())
     expect(c.map('m').get('x')).toBeUndefined()
     expect(c.peers()).toEqual(['peer-1'])
   })
@@ -183,7 +190,7 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     const [a, b] = peers(2, { maxMessageBytes: 64 * 1024 })
     connect(a, b)
     a.map('m').set('before', 1)
-    await settle()
+    await until('b has the first edit', () => b.map('m').get('before') === 1)
     const refused: string[] = []
     a.addEventListener('state:refused', (e) => refused.push(e.detail.reason))
     const attack = (frames: Uint8Array[]) => {
@@ -198,7 +205,7 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     attack([...toChunks(encodeStateMessage({ kind: 'sync', payload: Uint8Array.of(0, 0) }))]) // before join
     attack([Uint8Array.of(7, 1, 2)]) // bad chunk flag
     attack([...join, ...toChunks(encodeStateMessage({ kind: 'sync', payload: new Uint8Array(100_000) }))]) // oversized
-    await settle(50)
+    await until('four attackers refused', () => refused.length >= 4)
     expect(refused).toHaveLength(4)
     expect(refused.some((r) => /malformed Yjs update/.test(r))).toBe(true)
     expect(refused.some((r) => /before a valid join/.test(r))).toBe(true)
@@ -206,7 +213,7 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     expect(refused.some((r) => /message over 65536 bytes/.test(r))).toBe(true)
     expect(a.map('m').toJSON()).toEqual({ before: 1 })
     a.map('m').set('after', 2)
-    await settle()
+    await until('b has the later edit', () => b.map('m').get('after') === 2)
     expect(b.map('m').toJSON()).toEqual({ before: 1, after: 2 })
   })
 
@@ -226,7 +233,7 @@ describe(`StateManager (SEED=${testSeed(0x51a7e)})`, () => {
     b.attach({ ...p.ends[1], remotePeer: 'peer-0' })
     a.setPresence({ cores: 8 })
     a.text('t').insert(0, 'x'.repeat(200_000))
-    await settle(50)
+    await until('b has the text and the presence', () => b.text('t').length === 200_000 && b.presence().has('peer-0'))
     expect(b.text('t').length).toBe(200_000)
     expect(Math.max(...frames)).toBeLessThanOrEqual(16 * 1024)
     expect(b.presence().get('peer-0')).toMatchObject({ peer: 'peer-0', cores: 8 })

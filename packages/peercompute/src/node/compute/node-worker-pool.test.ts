@@ -16,6 +16,26 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.stop()))
 })
 
+/**
+ * A flag the busy and cooperative kernels raise once they run: tests wait for
+ * it instead of guessing how long a cold worker takes to start a task.
+ */
+function startFlag() {
+  // Atomics.waitAsync is in TypeScript's ES2024 library; the project's is ES2023
+  const { waitAsync } = Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: string | Promise<string> }
+  }
+  const sab = new SharedArrayBuffer(4)
+  const flag = new Int32Array(sab)
+  return {
+    sab,
+    async started(): Promise<void> {
+      const r = waitAsync(flag, 0, 0, 30_000)
+      if ((r.async ? await r.value : r.value) === 'timed-out') throw new Error('the task never started')
+    },
+  }
+}
+
 /** OS threads of this process. */
 const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1])
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) >>> 13)
@@ -70,8 +90,9 @@ describe('WorkerPool on worker_threads', () => {
 
   it('a full queue rejects with QueueFullError and keeps what it had', async () => {
     const p = pool({ maxWorkers: 1, maxQueue: 3 })
-    const blocker = p.run('busy', null, { params: { ms: 200 } })
-    await new Promise((r) => setTimeout(r, 20)) // the blocker is on the worker, not in the queue
+    const flag = startFlag()
+    const blocker = p.run('busy', flag.sab, { params: { ms: 200 } })
+    await flag.started() // the blocker is on the worker, not in the queue
     const queued = [1, 2, 3].map((i) => p.run<number>('inc', i))
     await expect(p.run('inc', 4)).rejects.toMatchObject({ name: 'QueueFullError' })
     expect(await Promise.all(queued)).toEqual([2, 3, 4])
@@ -93,18 +114,22 @@ describe('WorkerPool on worker_threads', () => {
 
   it('cancels a running task: cooperatively, or by replacing its worker', async () => {
     const p = pool({ maxWorkers: 1, abortGraceMs: 100 })
+    // aborted while it runs (not while its worker is still starting): it stops itself
     const ac = new AbortController()
-    const coop = p.run('cooperative', null, { params: { ms: 10_000 }, signal: ac.signal })
-    setTimeout(() => ac.abort(), 50)
+    const coopFlag = startFlag()
+    const coop = p.run('cooperative', coopFlag.sab, { params: { ms: 10_000 }, signal: ac.signal })
+    await coopFlag.started()
+    ac.abort()
     await expect(coop).rejects.toMatchObject({ name: 'AbortError' })
     expect(p.stats().workersReplaced).toBe(0)
 
+    // a kernel that never yields: its worker is replaced (it would otherwise spin for 10 s)
     const ac2 = new AbortController()
-    const t0 = performance.now()
-    const busy = p.run('busy', null, { params: { ms: 10_000 }, signal: ac2.signal })
-    setTimeout(() => ac2.abort(), 50)
+    const busyFlag = startFlag()
+    const busy = p.run('busy', busyFlag.sab, { params: { ms: 10_000 }, signal: ac2.signal })
+    await busyFlag.started()
+    ac2.abort()
     await expect(busy).rejects.toMatchObject({ name: 'AbortError' })
-    expect(performance.now() - t0).toBeLessThan(5000)
     expect(await p.run('inc', 41)).toBe(42) // served by a fresh worker
     expect(p.stats().workersReplaced).toBe(1)
   })
@@ -148,10 +173,11 @@ describe('WorkerPool on worker_threads', () => {
     const base = threads()
     const p = createWorkerPool({ maxWorkers: 2 })
     p.registerKernel('busy', fixture('busy'))
-    const running = [p.run('busy', null, { params: { ms: 5000 } }), p.run('busy', null, { params: { ms: 5000 } })]
+    const flags = [startFlag(), startFlag()]
+    const running = flags.map((f) => p.run('busy', f.sab, { params: { ms: 5000 } }))
     const queued = p.run('crc32c', new Uint8Array(10))
-    // threads take a moment to start, longer on a loaded machine
-    for (let t = 0; t < 100 && threads() < base + 2; t++) await new Promise((r) => setTimeout(r, 50))
+    // both workers run a task: their threads are up
+    await Promise.all(flags.map((f) => f.started()))
     expect(threads()).toBeGreaterThanOrEqual(base + 2)
     const settled = Promise.allSettled([...running, queued])
     await p.stop()

@@ -7,6 +7,7 @@ import { DialRules } from '../../core/network/dial-policy.js'
 import { type MeshLibp2pInit, meshLibp2pOptions } from '../../core/network/libp2p-options.js'
 import { NetworkManager, type NetworkManagerInit } from '../../core/network/network-manager.js'
 import { parseRelays } from '../../core/network/relay-sessions.js'
+import { type NodeRtcConfiguration, releasingRtcConfiguration } from './rtc-release.js'
 
 /** Options of a Node peer's network. */
 export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 'dialRules'>, MeshLibp2pInit {
@@ -17,11 +18,7 @@ export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 'di
    * `{ iceServers: [], bindAddress: '127.0.0.1' }`; without `iceServers`
    * libp2p's default public STUN servers are used.
    */
-  rtcConfiguration?: {
-    iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>
-    /** node-datachannel: the local address to gather host candidates on. */
-    bindAddress?: string
-  }
+  rtcConfiguration?: NodeRtcConfiguration
 }
 
 /**
@@ -32,7 +29,8 @@ export interface NodeNetworkInit extends Omit<NetworkManagerInit, 'libp2p' | 'di
 export async function createNetworkManager(init: NodeNetworkInit): Promise<NetworkManager> {
   parseRelays(init.relays) // a bad relay address is a TypeError before anything is built
   const dialRules = new DialRules(init.dialPolicy, init.relays, ['tcp', 'websocket', 'webrtc', 'relayed'])
-  const rtc = init.rtcConfiguration ? ({ rtcConfiguration: init.rtcConfiguration } as Parameters<typeof webRTC>[0]) : {}
+  // data channels are closed with their connection: a failed upgrade would otherwise keep the process alive
+  const rtc = { rtcConfiguration: releasingRtcConfiguration(init.rtcConfiguration) } as Parameters<typeof webRTC>[0]
   const libp2p = await createLibp2p(
     meshLibp2pOptions(
       init,

@@ -35,8 +35,12 @@ export interface WgslTask {
 
 /** Options of a GpuExecutor. */
 export interface GpuExecutorInit {
-  /** `navigator.gpu` in a browser; `create([])` from the `webgpu` package in Node. */
-  gpu: GPU
+  /**
+   * `navigator.gpu` in a browser; in Node a function that makes the GPU when
+   * the first task needs it (`createNodeGpu`, Dawn) and undefined where there
+   * is none. What the function made is dropped on stop.
+   */
+  gpu: GPU | (() => Promise<GPU | undefined>)
   /** Largest input or output of one task in bytes (default 256 MiB). */
   maxBytes?: number
 }
@@ -50,7 +54,8 @@ const DEFAULT_MAX_BYTES = 256 << 20
  * Shaders come from the local host only: the mesh's trust rules are elsewhere.
  */
 export class GpuExecutor {
-  private readonly gpu: GPU
+  private readonly source: GpuExecutorInit['gpu']
+  private gpu?: Promise<GPU | undefined>
   private readonly maxBytes: number
   private device?: Promise<GPUDevice>
   private readonly pipelines = new Map<string, GPUComputePipeline>()
@@ -60,7 +65,7 @@ export class GpuExecutor {
   private generation = 0
 
   constructor(init: GpuExecutorInit) {
-    this.gpu = init.gpu
+    this.source = init.gpu
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
@@ -147,7 +152,7 @@ export class GpuExecutor {
     }
   }
 
-  /** Destroys pooled buffers and the device. */
+  /** Destroys pooled buffers and the device, and drops the GPU it made. */
   async stop(): Promise<void> {
     this.stopped = true
     for (const list of this.free.values()) for (const b of list) b.destroy()
@@ -156,13 +161,20 @@ export class GpuExecutor {
     const d = this.device
     this.device = undefined
     if (d) (await d.catch(() => undefined))?.destroy()
+    // Dawn's instance has no destroy: with its device gone, dropping it lets it be collected
+    this.gpu = undefined
   }
 
   private acquire(signal?: AbortSignal): Promise<GPUDevice> {
     if (this.stopped) return Promise.reject(new GpuUnavailableError('the GPU executor is stopped'))
     if (signal?.aborted) return Promise.reject(new AbortError('aborted'))
     this.device ??= (async () => {
-      const adapter = await this.gpu.requestAdapter()
+      const source = this.source
+      // a GPU that cannot be made is no GPU: tasks then fail with GpuUnavailableError (the CPU takes over)
+      this.gpu ??= typeof source === 'function' ? source().catch(() => undefined) : Promise.resolve(source)
+      const gpu = await this.gpu
+      if (!gpu) throw new GpuUnavailableError('no WebGPU here')
+      const adapter = await gpu.requestAdapter()
       if (!adapter) throw new GpuUnavailableError('no WebGPU adapter')
       const device = await adapter.requestDevice({
         requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },

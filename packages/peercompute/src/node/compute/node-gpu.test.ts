@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { GpuExecutor } from '../../core/compute/gpu/gpu-executor.js'
+import { GpuUnavailableError } from '../../core/errors.js'
+import { gpuMayExist } from './node-gpu.js'
+
+/** A fake /dev: folder name to entries. */
+const dev = (tree: Record<string, string[]>) => (dir: string) => tree[dir] ?? []
+
+describe('gpuMayExist: a GPU driver is looked for without loading Dawn', () => {
+  const linux = { platform: 'linux' as const, env: {} }
+
+  it('is false on Linux with no render node, no NVIDIA device and no driver in the environment', () => {
+    expect(gpuMayExist({ ...linux, list: dev({ '/dev': ['null', 'tty', 'nvidiactl-not'], '/dev/dri': [] }) })).toBe(
+      false,
+    )
+    expect(gpuMayExist({ ...linux, list: dev({ '/dev/dri': ['card0'] }) })).toBe(false)
+    expect(gpuMayExist({ ...linux, env: { VK_ICD_FILENAMES: '' }, list: dev({}) })).toBe(false)
+  })
+
+  it('is true for a DRM render node, an NVIDIA device or WSL’s dxg', () => {
+    expect(gpuMayExist({ ...linux, list: dev({ '/dev/dri': ['card0', 'renderD128'] }) })).toBe(true)
+    expect(gpuMayExist({ ...linux, list: dev({ '/dev': ['nvidiactl', 'nvidia0'] }) })).toBe(true)
+    expect(gpuMayExist({ ...linux, list: dev({ '/dev': ['dxg'] }) })).toBe(true)
+  })
+
+  it('is true where the environment names a Vulkan driver (a software one such as SwiftShader)', () => {
+    for (const k of ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES'])
+      expect(gpuMayExist({ ...linux, env: { [k]: '/usr/lib/chromium/vk_swiftshader_icd.json' }, list: dev({}) })).toBe(
+        true,
+      )
+  })
+
+  it('is true on macOS and Windows, false on platforms Dawn is not built for', () => {
+    expect(gpuMayExist({ platform: 'darwin', env: {}, list: dev({}) })).toBe(true)
+    expect(gpuMayExist({ platform: 'win32', env: {}, list: dev({}) })).toBe(true)
+    expect(gpuMayExist({ platform: 'freebsd', env: {}, list: dev({}) })).toBe(false)
+  })
+})
+
+describe('GpuExecutor with a GPU made on demand', () => {
+  it('makes the GPU at the first task, once, and not again after stop', async () => {
+    let made = 0
+    const gx = new GpuExecutor({
+      gpu: async () => {
+        made++
+        return { requestAdapter: async () => null } as unknown as GPU
+      },
+    })
+    expect(made).toBe(0)
+    await expect(gx.runBuiltin('counteq', new Uint8Array(8), { imm: 0 })).rejects.toBeInstanceOf(GpuUnavailableError)
+    await expect(gx.runBuiltin('xor', new Uint8Array(8), { imm: 1 })).rejects.toBeInstanceOf(GpuUnavailableError)
+    expect(made).toBe(1)
+    await gx.stop()
+    await expect(gx.runBuiltin('counteq', new Uint8Array(8), { imm: 0 })).rejects.toThrow(/stopped/)
+    expect(made).toBe(1)
+  })
+
+  it('a GPU that cannot be made (none, or the factory fails) is GpuUnavailableError', async () => {
+    const none = new GpuExecutor({ gpu: async () => undefined })
+    await expect(none.runBuiltin('add', new Uint8Array(4), { imm: 1 })).rejects.toBeInstanceOf(GpuUnavailableError)
+    const failing = new GpuExecutor({
+      gpu: async () => {
+        throw new Error('dawn.node failed to load')
+      },
+    })
+    await expect(failing.runBuiltin('add', new Uint8Array(4), { imm: 1 })).rejects.toBeInstanceOf(GpuUnavailableError)
+    await Promise.all([none.stop(), failing.stop()])
+  })
+})
