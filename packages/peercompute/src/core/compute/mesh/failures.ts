@@ -29,6 +29,19 @@ export type Verdict =
   | { kind: 'lie'; why: string }
   /** The peer failed this piece: place it elsewhere (attempts are bounded). */
   | { kind: 'retry' }
+  /** The peer was busy (its rate or in-flight limit): place the piece again soon, anywhere (bounded apart). */
+  | { kind: 'busy' }
+
+/** Refusals for being busy a piece may meet before they count as failures: a peer that only ever says so is lying. */
+export const MAX_BUSY_REFUSALS = 32
+
+/** Errors by which an executor says it is busy, not broken. */
+const BUSY = new Set(['RateLimitedError', 'QueueFullError'])
+
+/** True if `err` is a peer's refusal for being busy (never this node's own error). */
+export function isBusyRefusal(err: Error): boolean {
+  return err instanceof RemoteTaskError && BUSY.has(err.remoteName)
+}
 
 /**
  * Distinct peers that must report the same non-retryable error for a piece
@@ -57,6 +70,7 @@ export function judgeFailure(
     // this node met the cause itself (a worker's error is rebuilt into its class inside this process)
     return Object.hasOwn(NON_RETRYABLE, err.name) ? { kind: 'fail', error: err } : { kind: 'retry' }
   }
+  if (isBusyRefusal(err)) return { kind: 'busy' }
   if (!(err instanceof RemoteTaskError) || !Object.hasOwn(NON_RETRYABLE, err.remoteName)) return { kind: 'retry' }
   const peers = reported.get(err.remoteName) ?? new Set<string>()
   peers.add(c.id)

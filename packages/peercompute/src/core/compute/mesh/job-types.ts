@@ -154,6 +154,8 @@ export interface Piece {
   ok: Ballot[]
   runs: PieceRun[]
   failures: number
+  /** Busy refusals met (bounded by MAX_BUSY_REFUSALS; they are not failures). */
+  busy: number
   excluded: Set<string>
   notBefore: number
   accepted?: unknown

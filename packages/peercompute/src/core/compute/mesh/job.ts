@@ -11,7 +11,8 @@ import {
 import { isOp, type Op } from '../../ops.js'
 import type { ContentPin } from '../range-fetch.js'
 import { combine } from './combine.js'
-import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, retryDelayMs } from './failures.js'
+import { TASK_LIMITS } from './executor/limits.js'
+import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, MAX_BUSY_REFUSALS, retryDelayMs } from './failures.js'
 import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
 import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
 import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
@@ -178,7 +179,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
       }
       // tiny pieces are pipelined: their cost is the round trip, not the peer's cores
       const depth = piece.length <= TINY_PIECE ? TINY_PIPELINE : 1
-      const free = usable.filter((c) => c.inflight < c.slots * depth)
+      // never past an executor's default per-peer in-flight limit: more would only be refused
+      const free = usable.filter((c) => c.inflight < Math.min(c.slots * depth, TASK_LIMITS.maxInflightPerPeer))
       if (free.length === 0) {
         this.starved = true
         break
@@ -230,6 +232,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
       ok: [],
       runs: [],
       failures: 0,
+      busy: 0,
       excluded: new Set(),
       notBefore: 0,
       reported: new Map(),
@@ -359,6 +362,11 @@ export class Job extends TypedEventEmitter<JobEvents> {
     const verdict = judgeFailure(err, c, p.index, p.reported, needed)
     if (verdict.kind === 'fail') {
       this.fail(verdict.error)
+      return
+    }
+    if (verdict.kind === 'busy' && ++p.busy <= MAX_BUSY_REFUSALS) {
+      // not a failure: the host rests that peer briefly, and the piece goes wherever a slot is free
+      this.pump()
       return
     }
     if (verdict.kind === 'lie') this.catchLiar(c.id, p, 'malformed')

@@ -14,7 +14,12 @@ export interface PeerStats {
   downUntil?: number
   /** Unreachable spells in a row: the next cool-down doubles. */
   downs: number
+  /** Refusals in a row for being busy (rate or queue limits): the next short rest doubles. */
+  busy?: number
 }
+
+/** How long a peer that says it is busy rests (ms), doubling per refusal in a row. */
+const BUSY_REST = { initialMs: 100, maxMs: 2000 }
 
 /** Peers remembered at most (default of PeerStatsTable). */
 export const MAX_PEER_STATS = 4096
@@ -59,6 +64,17 @@ export class PeerStatsTable {
   markDown(s: PeerStats, now = performance.now()): void {
     s.downUntil = now + Math.min(COOL_DOWN.maxMs, COOL_DOWN.initialMs * 2 ** s.downs)
     s.downs++
+  }
+
+  /**
+   * Notes that `id` refused work for being busy (its rate or in-flight limit):
+   * it rests 100 ms, doubling per refusal in a row up to 2 s, instead of being
+   * taken for broken.
+   */
+  markBusy(s: PeerStats, now = performance.now()): void {
+    const n = s.busy ?? 0
+    s.downUntil = Math.max(s.downUntil ?? 0, now + Math.min(BUSY_REST.maxMs, BUSY_REST.initialMs * 2 ** n))
+    s.busy = n + 1
   }
 
   /** Folds one measured throughput (bytes per ms) into the peer's average. */

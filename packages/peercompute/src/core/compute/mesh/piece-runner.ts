@@ -1,6 +1,7 @@
 import { AbortError, PeerUnavailableError } from '../../errors.js'
 import type { LocalCompute } from '../local-compute.js'
 import type { RangeInput } from '../range-fetch.js'
+import { isBusyRefusal } from './failures.js'
 import type { RunOutcome } from './job-types.js'
 import type { MetricsRing } from './metrics.js'
 import type { PeerStatsTable } from './peer-stats.js'
@@ -62,6 +63,7 @@ export class PieceRunner {
         : await this.runRemote(c, task, signal, substrate)
       const wallMs = performance.now() - t0
       s.downs = 0
+      s.busy = 0
       const costUsd = pieceCostUsd(c.caps, c.local, bytes, execMs)
       if (bytes >= MEASURE_MIN_BYTES) stats.measured(s, bytes / Math.max(wallMs, 0.01))
       ring.record({
@@ -81,6 +83,7 @@ export class PieceRunner {
       const ours = signal.aborted
       // gone, or going: let it sit out instead of failing every piece placed there (only our own finding counts)
       if (!ours && !c.local && e instanceof PeerUnavailableError) stats.markDown(s)
+      else if (!ours && isBusyRefusal(e)) stats.markBusy(s)
       this.init.log?.(`piece ${meta.job}/${meta.piece} attempt ${meta.attempt} on ${c.id}: ${e.name}: ${e.message}`)
       if (!ours) s.failures++
       ring.record({
