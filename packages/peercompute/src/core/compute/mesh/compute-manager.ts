@@ -86,6 +86,11 @@ export class ComputeManager {
       limits: init.limits,
       tamper: init.tamper,
       log: init.log,
+      // a peer that abused this executor is a poor candidate for our own work too
+      onAbuse: (peer, reason) => {
+        this.stats.get(peer).failures += LIE_WEIGHT
+        init.log?.(`peer ${peer} cut off by the executor (${reason}); scored down`)
+      },
     })
     this.client = new TaskClient(init.network, { maxKernelResultBytes: init.maxKernelResultBytes })
     this.stats = new PeerStatsTable(init.maxPeerStats)
