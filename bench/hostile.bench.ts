@@ -6,9 +6,11 @@
 // the victim's and the relay's peak RSS next to their idle RSS, and the honest
 // throughput during the attack next to the throughput without one.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as encoding from 'lib0/encoding'
 import {
@@ -29,7 +31,16 @@ import { type Attacker, type RawStream, startAttacker } from '../test/hostile/at
 import { startWorkerProcess, TEST_PEER } from '../test/integration/helpers.ts'
 import { killOnExit, rssMiB, startRelayProcess, stopProcess } from './lib/processes.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, only: { type: 'string' } } })
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    only: { type: 'string' },
+    // child mode: run one attack against these addresses for --seconds, then exit
+    attack: { type: 'string' },
+    relay: { type: 'string' },
+    'victim-addr': { type: 'string' },
+  },
+})
 const SECONDS = Number(values.seconds ?? 60)
 const BASE_SECONDS = Math.min(10, SECONDS)
 const guard = setTimeout(
@@ -43,22 +54,25 @@ guard.unref()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const MiB = 1024 * 1024
-const dir = mkdtempSync(join(tmpdir(), 'pc-bench-hostile-'))
 
 /** Runs `body` until `stop` is set; every error is the attack's own business (the victim may cut it off). */
 async function loop(stop: { done: boolean }, body: () => Promise<void>): Promise<void> {
   while (!stop.done) {
     try {
       await body()
-    } catch {
+    } catch (err) {
+      if (process.env.DEBUG_ATTACK) console.error(`attack: ${(err as Error).message}`)
       await sleep(5)
     }
   }
 }
 
+let framesSent = 0
+
 /** Sends a frame, waiting for our own buffer to drain (full speed, bounded memory on our side). */
 async function put(s: RawStream, payload: Uint8Array): Promise<boolean> {
   if (s.closed) return false
+  framesSent++
   if (!s.frame(payload)) await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
   return !s.closed
 }
@@ -66,7 +80,8 @@ async function put(s: RawStream, payload: Uint8Array): Promise<boolean> {
 /** A fresh attacker (new peer id) for each round: limits per peer id buy nothing. */
 async function withFreshAttacker(stop: { done: boolean }, round: (a: Attacker) => Promise<void>): Promise<void> {
   await loop(stop, async () => {
-    const a = await startAttacker()
+    // from 127.0.0.2: per-IP limits are the relay's business, and the honest peers are on 127.0.0.1
+    const a = await startAttacker({ localAddress: '127.0.0.2' })
     try {
       await round(a)
     } finally {
@@ -129,7 +144,7 @@ const ATTACKS: Record<string, Attack> = {
     const addrs = Array.from({ length: 32 }, (_, i) => `/ip4/127.0.0.1/tcp/${1000 + i}`)
     const sleepers: Attacker[] = []
     for (let i = 0; i < 4; i++) {
-      const a = await startAttacker()
+      const a = await startAttacker({ localAddress: '127.0.0.2' })
       sleepers.push(a)
       const s = await a.open(relay, REGISTRY_PROTOCOL, { read: false })
       s.frame(encodeRegistryMessage({ type: 'subscribe' }))
@@ -229,6 +244,15 @@ async function peakRss(pids: number[], stop: { done: boolean }): Promise<number[
 }
 
 async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-bench-hostile-'))
+  try {
+    await run(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function run(dir: string): Promise<void> {
   const relay = await startRelayProcess(join(dir, 'relay.key'))
   const victim = await startWorkerProcess(relay.wsAddr)
   killOnExit(victim.proc)
@@ -261,15 +285,13 @@ async function main(): Promise<void> {
   )
   console.log(`honest crc32c on the victim without attack: ${base.toFixed(0)} MiB/s\n`)
   const rows: string[][] = []
-  for (const [name, attack] of Object.entries(ATTACKS)) {
+  for (const name of Object.keys(ATTACKS)) {
     if (values.only && !values.only.split(',').includes(name)) continue
-    const stop = { done: false }
     const sampling = { done: false }
     const peaks = peakRss([victim.proc.pid as number, relay.pid], sampling)
-    const running = attack({ relay: relay.tcpAddr, victim: victim.id, victimAddr }, stop)
+    const attacker = attackProcess(name, relay.tcpAddr, victimAddr)
     const during = await honest(sub, victim.id, SECONDS)
-    stop.done = true
-    await running
+    const frames = await attacker.done
     sampling.done = true
     const [pv, pr] = await peaks
     const alive = victim.proc.exitCode === null && relay.proc.exitCode === null
@@ -278,11 +300,19 @@ async function main(): Promise<void> {
       `${idle[0].toFixed(0)} → ${pv.toFixed(0)} MiB (${(pv / idle[0]).toFixed(2)}×)`,
       `${idle[1].toFixed(0)} → ${pr.toFixed(0)} MiB (${(pr / idle[1]).toFixed(2)}×)`,
       `${during.toFixed(0)} MiB/s (${(during / base).toFixed(2)}× of ${base.toFixed(0)})`,
+      `${Math.round(frames / SECONDS).toLocaleString('en-US')}/s`,
       alive ? 'yes' : 'NO',
     ])
     console.log(rows[rows.length - 1].join(' | '))
   }
-  const head = ['attack', 'victim RSS idle → peak', 'relay RSS idle → peak', 'honest throughput during', 'both alive']
+  const head = [
+    'attack',
+    'victim RSS idle → peak',
+    'relay RSS idle → peak',
+    'honest throughput during',
+    'attack frames sent',
+    'both alive',
+  ]
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
   console.log(`\n${line(head)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.map(line).join('\n')}`)
@@ -291,9 +321,52 @@ async function main(): Promise<void> {
   await relay.stop()
 }
 
-main()
-  .catch((err) => {
-    console.error(err)
-    process.exitCode = 1
+/**
+ * Runs one attack in its own process (not in the honest submitter's event
+ * loop). On this 2-core machine the attacker, the victim, the relay and the
+ * submitter share the CPU, so the honest figure includes that contention.
+ * Resolves with the frames it sent, once it has stopped by itself after --seconds.
+ */
+function attackProcess(name: string, relay: string, victimAddr: string): { done: Promise<number> } {
+  const self = fileURLToPath(import.meta.url)
+  const args = [self, '--attack', name, '--relay', relay, '--victim-addr', victimAddr, '--seconds', String(SECONDS)]
+  const proc = killOnExit(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }))
+  let out = ''
+  proc.stdout?.on('data', (b: Buffer) => {
+    out += b
   })
-  .finally(() => rmSync(dir, { recursive: true, force: true }))
+  const done = new Promise<number>((resolve) => {
+    const t = setTimeout(() => proc.kill('SIGKILL'), (SECONDS + 30) * 1000)
+    proc.once('exit', () => {
+      clearTimeout(t)
+      resolve(Number(/frames (\d+)/.exec(out)?.[1] ?? 0))
+    })
+  })
+  return { done }
+}
+
+/** Child mode: one attack for --seconds, then report the frames sent and exit. */
+async function attackMain(name: string): Promise<void> {
+  const attack = ATTACKS[name]
+  if (!attack) throw new Error(`no attack ${name}; one of ${Object.keys(ATTACKS).join(', ')}`)
+  const stop = { done: false }
+  setTimeout(() => {
+    stop.done = true
+  }, SECONDS * 1000).unref()
+  // whatever an attacker still waits on when the time is up is not worth waiting for
+  setTimeout(
+    () => {
+      console.log(`frames ${framesSent}`)
+      process.exit(0)
+    },
+    (SECONDS + 10) * 1000,
+  ).unref()
+  await attack({ relay: values.relay as string, victim: '', victimAddr: values['victim-addr'] as string }, stop)
+  console.log(`frames ${framesSent}`)
+  process.exit(0)
+}
+
+;(values.attack ? attackMain(values.attack) : main()).catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
