@@ -289,9 +289,11 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
       throw new ProtocolError(`unknown sync message type ${type}`)
     const update = decoding.readVarUint8Array(d)
-    // parse before applying: a malformed update must not touch the document
+    // a dry run on an empty document before the real one: Yjs finds some faults only after it has
+    // integrated the update, and a throw from there leaves the document changed and silent for good
     try {
       Y.decodeUpdate(update)
+      Y.applyUpdate(new Y.Doc({ guid: 'dry-run' }), update) // a guid of its own: a random one costs more than the run
     } catch (err) {
       throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
     }
