@@ -146,6 +146,12 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
       {},
       [null],
       { length: 1 },
+      // content pins (task sources and results), valid and nearly so
+      { etag: '"abc"' },
+      { etag: 'W/"abc"' },
+      { lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' },
+      { etag: '"a"', lastModified: 'not a date' },
+      { etag: '"a"', extra: 1 },
     ),
   },
   { weight: 1, arbitrary: fc.constantFrom(...LONG.map((n) => 'x'.repeat(n))) },
@@ -154,8 +160,23 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.nat({ max: RAW_JSON.length - 1 }).map((i) => new RawJson(RAW_JSON[i])) },
 )
 
-/** Keys worth adding to an object: prototype names, and fields of other messages. */
-const KEYS = ['__proto__', 'constructor', 'toString', 'type', 'length', 'value', 'id', 'metrics', 'rttMs', 'params']
+/** Keys worth adding to an object: prototype names, and fields of other messages (and of newer versions). */
+const KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'type',
+  'length',
+  'value',
+  'id',
+  'metrics',
+  'rttMs',
+  'params',
+  'pin',
+  'validator',
+  'etag',
+  'lastModified',
+]
 
 /** One edit of a JSON value at a path picked by `pick` among all its nodes. */
 export interface JsonEdit {
