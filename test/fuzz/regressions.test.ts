@@ -1,9 +1,21 @@
 // Inputs the fuzzers found that broke a decoder, kept as plain tests.
-import { encodeStateMessage, type StateLink, StateManager, toChunks } from 'peercompute'
+import { encodeStateMessage, FrameDecoder, type StateLink, StateManager, toChunks } from 'peercompute'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 
 describe('fuzz regressions', () => {
+  it('frames: FrameDecoder copies what it is given, Node Buffers too', () => {
+    // found by frames.decode: a Buffer's slice() shares memory, so frames were views of the stream's own buffer
+    const chunk = Buffer.from([1, 0, 3])
+    const dec = new FrameDecoder()
+    const [frame] = dec.push(chunk)
+    chunk.fill(0xee)
+    expect([...frame]).toEqual([0])
+    expect(Buffer.isBuffer(frame)).toBe(false)
+    expect(dec.buffered).toBe(1)
+    expect(dec.push(Buffer.from([7, 8, 9]))).toEqual([Uint8Array.of(7, 8, 9)])
+  })
+
   it('state: a Yjs update that throws inside its transaction is refused without touching the document', () => {
     // found by state.manager.frames (seed 1): a step-2 update with one byte changed. Yjs integrates its
     // structs, then throws while merging its delete set: the document had a new key and emitted no more

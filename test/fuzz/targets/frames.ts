@@ -36,18 +36,20 @@ function reference(b: Uint8Array, max: number): { frames: Uint8Array[]; bad: boo
 /**
  * FrameDecoder on hostile streams cut anywhere: only ProtocolError; it fails
  * exactly when the stream has a bad length, emits the stream's frames in order
- * (a prefix of them when it fails), holds no more than one frame and its
- * length, and refuses everything after failing.
+ * (a prefix of them when it fails) in memory of their own, holds no more than
+ * one frame and its length, and refuses everything after failing.
  */
 export const framesDecode = target({
   name: 'frames.decode',
-  arbitrary: fc.record({ bytes: hostileBytes(stream, 512), cuts, max: maxFrame }),
-  check({ bytes, cuts, max }) {
+  arbitrary: fc.record({ bytes: hostileBytes(stream, 512), cuts, max: maxFrame, buffers: fc.boolean() }),
+  check({ bytes, cuts, max, buffers }) {
     const want = reference(bytes, max)
     const dec = new FrameDecoder(max)
     const got: Uint8Array[] = []
     let failed = false
-    for (const chunk of chunked(bytes, cuts)) {
+    // chunks as a stream hands them over (Node Buffers, or plain arrays), each its own copy of the bytes
+    const chunks = chunked(bytes, cuts).map((c) => (buffers ? Buffer.from(c) : c.slice()))
+    for (const chunk of chunks) {
       try {
         got.push(...dec.push(chunk))
       } catch (err) {
@@ -59,7 +61,11 @@ export const framesDecode = target({
     }
     ensure(failed === want.bad, () => `failed: ${failed}, but the stream's lengths are ${want.bad ? 'bad' : 'good'}`)
     for (const f of got) ensure(f.length <= max, `a frame of ${f.length} bytes over the limit of ${max}`)
-    ensure(sameByteLists(got, want.frames.slice(0, got.length)), 'frames differ from the stream, or are out of order')
+    for (const c of chunks) c.fill(0xee) // a stream may reuse its buffers: frames must be the decoder's own copies
+    ensure(
+      sameByteLists(got, want.frames.slice(0, got.length)),
+      'frames differ from the stream, are out of order, or share memory with the chunks',
+    )
     if (failed) {
       let refused = false
       try {
