@@ -291,16 +291,21 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     const update = decoding.readVarUint8Array(d)
     // dry runs before the real one: Yjs finds some faults only after it has integrated an update,
     // and a throw from there leaves the document changed and silent for good
+    const dryRun = (pending: (Uint8Array | null | undefined)[] = []) => {
+      const dry = new Y.Doc({ guid: 'dry-run' }) // a guid of its own: a random one costs more than the run
+      for (const p of pending) if (p) Y.applyUpdateV2(dry, p) // Yjs keeps what waits v2-encoded
+      Y.applyUpdate(dry, update)
+    }
     try {
       Y.decodeUpdate(update)
-      dryRun(update)
+      dryRun()
     } catch (err) {
       throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
     }
     const { pendingStructs, pendingDs } = this.doc.store
     if (pendingStructs || pendingDs) {
       try {
-        dryRun(update, [pendingStructs?.update, pendingDs])
+        dryRun([pendingStructs?.update, pendingDs])
       } catch (err) {
         // fine alone, faulty with what our document holds pending (structs waiting for others, deletions
         // of what it lacks, sent by some peer): drop that rather than refuse this peer or break the document;
@@ -349,13 +354,6 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     const payload = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
     for (const s of this.sessions) if (s.verified && s !== origin) this.send(s, { kind: 'awareness', payload })
   }
-}
-
-/** Applies `pending` (Yjs keeps it in its v2 encoding), then `update`, to a new, empty document; throws where Yjs does. */
-function dryRun(update: Uint8Array, pending: (Uint8Array | null | undefined)[] = []): void {
-  const doc = new Y.Doc({ guid: 'dry-run' }) // a guid of its own: a random one costs more than the run
-  for (const p of pending) if (p) Y.applyUpdateV2(doc, p)
-  Y.applyUpdate(doc, update)
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
