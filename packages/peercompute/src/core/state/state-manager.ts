@@ -308,11 +308,33 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
       throw new ProtocolError(`unknown sync message type ${type}`)
     const update = decoding.readVarUint8Array(d)
-    // parse before applying: a malformed update must not touch the document
+    // dry runs before the real one: Yjs finds some faults only after it has integrated an update,
+    // and a throw from there leaves the document changed and silent for good
+    const dryRun = (pending: (Uint8Array | null | undefined)[] = []) => {
+      const dry = new Y.Doc({ guid: 'dry-run' }) // a guid of its own: a random one costs more than the run
+      for (const p of pending) if (p) Y.applyUpdateV2(dry, p) // Yjs keeps what waits v2-encoded
+      Y.applyUpdate(dry, update)
+    }
     try {
       Y.decodeUpdate(update)
+      dryRun()
     } catch (err) {
       throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
+    }
+    const { pendingStructs, pendingDs } = this.doc.store
+    if (pendingStructs || pendingDs) {
+      try {
+        dryRun([pendingStructs?.update, pendingDs])
+      } catch (err) {
+        // fine alone, faulty with what our document holds pending (structs waiting for others, deletions
+        // of what it lacks, sent by some peer): drop that rather than refuse this peer or break the document;
+        // anything real in it comes back with the next sync
+        this.init.log?.(
+          `state ${this.room}: dropped pending updates that fail with new ones: ${(err as Error).message}`,
+        )
+        this.doc.store.pendingStructs = null
+        this.doc.store.pendingDs = null
+      }
     }
     Y.applyUpdate(this.doc, update, s)
   }

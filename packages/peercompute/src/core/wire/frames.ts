@@ -57,7 +57,8 @@ export class FrameDecoder {
   /** Feeds a chunk; returns the frames it completes. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
-    this.buf = this.buf.length === 0 ? chunk.slice() : concatBytes([this.buf, chunk])
+    // a copy, as a plain Uint8Array: a Buffer's slice() shares memory, and streams may reuse their buffers
+    this.buf = this.buf.length === 0 ? new Uint8Array(chunk) : concatBytes([this.buf, chunk])
     const frames: Uint8Array[] = []
     let off = 0
     for (;;) {
