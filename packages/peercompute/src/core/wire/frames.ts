@@ -1,3 +1,4 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError } from '../errors.js'
 
 // Frames: an unsigned LEB128 varint length, then that many bytes. Pure functions;
@@ -35,14 +36,37 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out
 }
 
+/** Longest varint any frame or message may use (5 bytes: up to 2³⁵ − 1). */
+export const MAX_VARINT_BYTES = 5
+
+/**
+ * The unsigned LEB128 varint in `bytes` at `at`: its value and the offset just
+ * past it; `'short'` if the bytes end inside it, `'long'` if it runs past
+ * MAX_VARINT_BYTES. The one varint reader of the wire code.
+ */
+export function readVarint(bytes: Uint8Array, at: number): { value: number; end: number } | 'short' | 'long' {
+  let value = 0
+  let mul = 1
+  for (let i = at; i < at + MAX_VARINT_BYTES; i++) {
+    if (i >= bytes.length) return 'short'
+    const b = bytes[i]
+    value += (b & 0x7f) * mul
+    mul *= 128
+    if ((b & 0x80) === 0) return { value, end: i + 1 }
+  }
+  return 'long'
+}
+
 /**
  * Splits a byte stream into frames, chunk by chunk. Throws `ProtocolError` on a
  * length over `maxFrame` or a varint over 5 bytes; after that the stream is
- * beyond repair and must be closed.
+ * beyond repair and must be closed. Each byte is copied once whatever the
+ * chunking (a frame sent a byte at a time costs no more than one sent whole),
+ * and frames never share memory with the chunks they came from.
  */
 export class FrameDecoder {
   private readonly maxFrame: number
-  private buf: Uint8Array = new Uint8Array(0)
+  private readonly pending = new Uint8ArrayList()
   private failed = false
 
   constructor(maxFrame = DEFAULT_MAX_FRAME) {
@@ -51,46 +75,33 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.buf.length
+    return this.pending.byteLength
   }
 
   /** Feeds a chunk; returns the frames it completes. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
-    // a copy, as a plain Uint8Array: a Buffer's slice() shares memory, and streams may reuse their buffers
-    this.buf = this.buf.length === 0 ? new Uint8Array(chunk) : concatBytes([this.buf, chunk])
+    // a copy, as a plain Uint8Array: streams may reuse their buffers (a Buffer's slice() shares memory)
+    if (chunk.length > 0) this.pending.append(new Uint8Array(chunk))
     const frames: Uint8Array[] = []
-    let off = 0
     for (;;) {
-      let len = 0
-      let mul = 1
-      let i = off
-      let done = false
-      while (i < this.buf.length && i - off < 5) {
-        const b = this.buf[i++]
-        len += (b & 0x7f) * mul
-        mul *= 128
-        if ((b & 0x80) === 0) {
-          done = true
-          break
-        }
-      }
-      if (!done) {
-        if (i - off >= 5) this.fail(`frame length varint longer than 5 bytes`)
-        break
-      }
+      const have = this.pending.byteLength
+      if (have === 0) break
+      const head = readVarint(this.pending.subarray(0, Math.min(MAX_VARINT_BYTES, have)), 0)
+      if (head === 'short') break
+      if (head === 'long') this.fail(`frame length varint longer than ${MAX_VARINT_BYTES} bytes`)
+      const { value: len, end } = head
       if (len > this.maxFrame) this.fail(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`)
-      if (this.buf.length - i < len) break
-      frames.push(this.buf.slice(i, i + len))
-      off = i + len
+      if (have - end < len) break
+      frames.push(this.pending.slice(end, end + len))
+      this.pending.consume(end + len)
     }
-    this.buf = off === 0 ? this.buf : this.buf.slice(off)
     return frames
   }
 
   private fail(msg: string): never {
     this.failed = true
-    this.buf = new Uint8Array(0)
+    this.pending.consume(this.pending.byteLength)
     throw new ProtocolError(msg)
   }
 }

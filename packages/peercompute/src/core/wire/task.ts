@@ -1,6 +1,6 @@
 import { type ContentPin, isHttpDate, isStrongEtag } from '../compute/range-fetch.js'
 import { ProtocolError } from '../errors.js'
-import { concatBytes, encodeVarint } from './frames.js'
+import { concatBytes, encodeVarint, readVarint } from './frames.js'
 import { int, num, obj, oneOf, parseJson, str } from './validate.js'
 
 // The task protocol's messages as pure encode/decode functions (PROTOCOL.md,
@@ -126,13 +126,13 @@ export function decodeTaskMessage(p: Uint8Array): TaskMessage {
   if (p.length > TASK_FRAME_MAX) throw new ProtocolError(`task frame of ${p.length} bytes exceeds ${TASK_FRAME_MAX}`)
   const type = BY_CODE.get(p[0])
   if (!type) throw new ProtocolError(`unknown task message type ${p[0]}`)
-  const [id, at] = readVarint(p, 1)
+  const [id, at] = varintAt(p, 1)
   if (id > TASK_ID_MAX) throw new ProtocolError(`task id ${id} out of range`)
   try {
     switch (type) {
       case 'request':
       case 'result': {
-        const [hlen, start] = readVarint(p, at)
+        const [hlen, start] = varintAt(p, at)
         if (hlen > TASK_HEADER_MAX || start + hlen > p.length) throw new ProtocolError(`bad header length ${hlen}`)
         const json = obj(parseJson(p.subarray(start, start + hlen), `${type} header`), `${type} header`)
         const data = p.subarray(start + hlen)
@@ -241,15 +241,10 @@ function resultBody(h: Record<string, unknown>, carried: number): TaskResultHead
   }
 }
 
-function readVarint(p: Uint8Array, at: number): [number, number] {
-  let n = 0
-  let mul = 1
-  for (let i = at; i < p.length && i < at + 5; i++) {
-    n += (p[i] & 0x7f) * mul
-    mul *= 128
-    if ((p[i] & 0x80) === 0) return [n, i + 1]
-  }
-  throw new ProtocolError('bad varint in task frame')
+function varintAt(p: Uint8Array, at: number): [number, number] {
+  const v = readVarint(p, at)
+  if (typeof v === 'string') throw new ProtocolError('bad varint in task frame')
+  return [v.value, v.end]
 }
 
 /** Hex of `bytes` (keys travel as hex in headers). */

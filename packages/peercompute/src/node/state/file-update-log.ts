@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs'
 import { PayloadTooLargeError } from '../../core/errors.js'
 import type { StatePersistence } from '../../core/state/persistence.js'
-import { encodeFrame } from '../../core/wire/frames.js'
+import { encodeFrame, readVarint } from '../../core/wire/frames.js'
 
 /** Options of a FileUpdateLog. */
 export interface FileUpdateLogOptions {
@@ -99,23 +99,12 @@ export function readFrames(bytes: Uint8Array, max: number): { frames: Uint8Array
   const frames: Uint8Array[] = []
   let off = 0
   while (off < bytes.length) {
-    let len = 0
-    let mul = 1
-    let i = off
-    let done = false
-    while (i < bytes.length && i - off < 5) {
-      const b = bytes[i++]
-      len += (b & 0x7f) * mul
-      mul *= 128
-      if ((b & 0x80) === 0) {
-        done = true
-        break
-      }
-    }
-    if (!done) {
-      const problem = i - off >= 5 ? 'a frame length longer than 5 bytes' : 'a torn last update'
+    const head = readVarint(bytes, off)
+    if (typeof head === 'string') {
+      const problem = head === 'long' ? 'a frame length longer than 5 bytes' : 'a torn last update'
       return { frames, good: off, problem }
     }
+    const { value: len, end: i } = head
     if (len > max) return { frames, good: off, problem: `a frame of ${len} bytes, over the limit of ${max}` }
     if (bytes.length - i < len) return { frames, good: off, problem: 'a torn last update' }
     frames.push(bytes.subarray(i, i + len))
