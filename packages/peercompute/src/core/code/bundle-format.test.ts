@@ -39,6 +39,27 @@ describe('bundle format', () => {
     expect(decodeBundle(b).manifestBytes).toEqual(m)
   })
 
+  it('matches the example in PROTOCOL.md', () => {
+    const empty = encodeBundle({
+      ...parts,
+      manifest: {
+        ...manifest,
+        version: '1.0.0',
+        size: 0,
+        sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      },
+      code: new Uint8Array(0),
+    })
+    expect(empty.length).toBe(281)
+    expect([...empty.subarray(0, 6)]).toEqual([0x50, 0x43, 0x42, 0x01, 0xb1, 0x01])
+    expect(new TextDecoder().decode(empty.subarray(6, 6 + 177))).toBe(
+      '{"bindings":[],"entry":"default","kind":"kernel","limits":{},"name":"inc",' +
+        '"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0,"version":"1.0.0"}',
+    )
+    expect(empty[280]).toBe(0)
+    expect(BUNDLE_MAX_BYTES).toBe(8_405_100)
+  })
+
   it('returns copies: changing the input afterwards changes nothing decoded', () => {
     const b = encodeBundle(parts)
     const d = decodeBundle(b)
