@@ -76,8 +76,8 @@ describe('peercompute keys new / sign / verify', () => {
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).manifest.sha256).toBe(v.manifest.sha256)
 
-    await cli('keys', 'new', '--out', dir, '--name', 'other')
-    const otherKey = readFileSync(join(dir, 'other.pub'), 'utf8').trim()
+    expect((await cli('keys', 'new', '--out', join(dir, 'new', 'dir'), '--name', 'other')).code).toBe(0)
+    const otherKey = readFileSync(join(dir, 'new', 'dir', 'other.pub'), 'utf8').trim()
     const refused = await cli('verify', out.out, '--trust', otherKey)
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/not a trusted key/)

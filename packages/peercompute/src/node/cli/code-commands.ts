@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generatePublisherKey, importPublisherKey } from '../../core/code/keys.js'
@@ -22,6 +22,7 @@ export async function keysCommand(args: string[]): Promise<number> {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(values.name) || values.name.startsWith('.'))
     throw new UsageError('--name must be 1..64 letters, digits, ".", "_" or "-", not starting with "."')
   const key = await generatePublisherKey()
+  mkdirSync(values.out, { recursive: true, mode: 0o700 })
   const secretPath = join(values.out, `${values.name}.key`)
   const publicPath = join(values.out, `${values.name}.pub`)
   // wx: never overwrite a key; 0600 from creation, and again in case the umask widened nothing but a chmod is cheap
