@@ -14,6 +14,45 @@
  * ```
  */
 export * as kernels from '@peercompute/kernels'
+// Signed code: publisher keys, the bundle format (PROTOCOL.md, "Signed code bundles") and its verification
+export {
+  BUNDLE_FORMAT,
+  BUNDLE_MAGIC,
+  BUNDLE_MAX_BYTES,
+  type BundleParts,
+  decodeBundle,
+  encodeBundle,
+  looksLikeBundle,
+  PUBLIC_KEY_BYTES,
+  SIG_ED25519,
+  SIGNATURE_BYTES,
+  SIGNED_PREFIX,
+  type SignedBundle,
+} from './core/code/bundle-format.js'
+export {
+  formatPublicKey,
+  generatePublisherKey,
+  importPublisherKey,
+  type NewPublisherKey,
+  PUBLIC_KEY_PREFIX,
+  type PublisherKey,
+  parsePublicKey,
+  type WebCryptoKey,
+} from './core/code/keys.js'
+export {
+  BUNDLE_CODE_MAX,
+  type CodeBinding,
+  type CodeKind,
+  type CodeLimits,
+  type CodeManifest,
+  checkManifest,
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_MAX_BYTES,
+  MAX_BINDINGS,
+} from './core/code/manifest.js'
+export { makeManifest, type SignInit, sha256Hex, signBundle } from './core/code/sign.js'
+export { type VerifiedCode, type VerifyOptions, verifyBundle } from './core/code/verify.js'
 export { fetchRangeTransport } from './core/compute/fetch-range-transport.js'
 export {
   GpuExecutor,

@@ -1,5 +1,6 @@
 // Every fuzz target, in the order `npm run fuzz` runs them.
 import type { FuzzTarget } from '../harness.ts'
+import { bundleDecode, bundleRoundTrip, bundleVerify } from './bundle.ts'
 import { chunksAssemble, chunksRoundTrip } from './chunks.ts'
 import { framesDecode, framesRoundTrip } from './frames.ts'
 import { registryDecode, registryRoundTrip } from './registry.ts'
@@ -23,4 +24,7 @@ export const TARGETS: FuzzTarget<unknown>[] = [
   stateManagerFrames,
   updateLogLoad,
   updateLogRoundTrip,
+  bundleDecode,
+  bundleRoundTrip,
+  bundleVerify,
 ]

@@ -164,3 +164,33 @@ export class MalformedResultError extends PeerComputeError {
 export class InvalidOptionError extends PeerComputeError {
   override name = 'InvalidOptionError'
 }
+
+/** Why signed code was refused (`UntrustedCodeError.reason`). */
+export type UntrustedCodeReason =
+  /** The bytes are not a signed bundle at all (no bundle magic): unsigned code. */
+  | 'unsigned'
+  /** A bundle that does not follow the format (truncated, oversized, bad manifest); `cause` is the `ProtocolError`. */
+  | 'malformed'
+  /** Signed by a key that is not in `trust`. */
+  | 'unknown-key'
+  /** The signature does not verify over the manifest (a tampered manifest, a forged or damaged signature). */
+  | 'bad-signature'
+  /** The code's bytes do not match the manifest's SHA-256 or size (tampered code). */
+  | 'code-mismatch'
+  /** The manifest's `expires` has passed. */
+  | 'expired'
+
+/**
+ * Code was refused before anything compiled or ran it: unsigned, malformed,
+ * signed by a key not trusted, a signature that does not verify, code that
+ * does not match its manifest, or an expired bundle. `reason` says which.
+ */
+export class UntrustedCodeError extends PeerComputeError {
+  override name = 'UntrustedCodeError'
+  /** Which check refused the code. */
+  readonly reason: UntrustedCodeReason
+  constructor(reason: UntrustedCodeReason, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.reason = reason
+  }
+}

@@ -64,8 +64,24 @@ declare var crypto: {
       usages: string[],
     ): Promise<unknown>
     sign(alg: 'HMAC', key: unknown, data: Uint8Array): Promise<ArrayBuffer>
+    // Ed25519 and SHA-256 (core/code: publisher keys, signed bundles)
+    importKey(
+      format: 'raw' | 'pkcs8',
+      key: Uint8Array,
+      alg: { name: 'Ed25519' },
+      extractable: boolean,
+      usages: string[],
+    ): Promise<unknown>
+    generateKey(alg: { name: 'Ed25519' }, extractable: boolean, usages: string[]): Promise<unknown>
+    exportKey(format: 'raw' | 'pkcs8', key: unknown): Promise<ArrayBuffer>
+    exportKey(format: 'jwk', key: unknown): Promise<{ kty?: string; crv?: string; x?: string; d?: string }>
+    sign(alg: 'Ed25519', key: unknown, data: Uint8Array): Promise<ArrayBuffer>
+    verify(alg: 'Ed25519', key: unknown, signature: Uint8Array, data: Uint8Array): Promise<boolean>
+    digest(alg: 'SHA-256', data: Uint8Array): Promise<ArrayBuffer>
   }
 }
+declare function btoa(data: string): string
+declare function atob(data: string): string
 interface ReadableStreamReadResult<T> {
   done: boolean
   value: T

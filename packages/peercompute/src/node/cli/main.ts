@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `peercompute` command.
 import { parseArgs } from 'node:util'
+import { keysCommand, signCommand, verifyCommand } from './code-commands.js'
 import { demoCommand } from './demo-command.js'
 import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
 import { submitCommand, workerCommand } from './mesh-commands.js'
@@ -22,6 +23,14 @@ commands:
       run one job on the mesh; print the result and the per-piece table
   (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN, and lets URL sources be on
    loopback or private addresses: a mesh on one machine)
+  keys new [--out DIR] [--name NAME]
+      make a publisher's Ed25519 key pair: DIR/NAME.key (secret, mode 0600) and
+      DIR/NAME.pub; print the public key (ed25519:<base64url>)
+  sign FILE --key K [--kind kernel|wgsl] [--name N] [--version V] [--entry E]
+       [--expires ISO] [--binding N:KIND]... [--limit NAME=VALUE]... [--out PATH] [--json]
+      sign a kernel module or WGSL shader into a bundle (default FILE.bundle)
+  verify BUNDLE --trust KEY [--trust KEY]...
+      check a bundle as an executor would; print its manifest, or exit 1
   relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
   help
@@ -51,6 +60,9 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'demo') return demoCommand(rest)
+  if (command === 'keys') return keysCommand(rest)
+  if (command === 'sign') return signCommand(rest)
+  if (command === 'verify') return verifyCommand(rest)
   if (command === 'worker') return workerCommand(rest)
   if (command === 'submit') return submitCommand(rest)
   if (command === 'relay') {
