@@ -30,6 +30,22 @@ export {
   type SignedBundle,
 } from './core/code/bundle-format.js'
 export {
+  BUNDLE_NAME_PREFIX,
+  bundleName,
+  isBundleName,
+  SIGNED_CAP_PREFIX,
+  signedCap,
+} from './core/code/bundle-name.js'
+export { type DialProtocol, readBundle } from './core/code/code-fetch.js'
+export { CodeServer, MAX_PUBLISHED, type PublishedBundle } from './core/code/code-server.js'
+export {
+  CODE_STORE_LIMITS,
+  type CodePool,
+  CodeStore,
+  type CodeStoreInit,
+  type CodeStoreLimits,
+} from './core/code/code-store.js'
+export {
   formatPublicKey,
   generatePublisherKey,
   importPublisherKey,
@@ -154,7 +170,7 @@ export {
 export { type KernelFn, startWorkerRuntime, type WorkerPort } from './core/compute/worker-runtime.js'
 export * from './core/errors.js'
 export { type NodeEvents, NodeKernel, type NodeKernelInit, type NodeStatus } from './core/kernel/node-kernel.js'
-export { checkNodeOptions, type NodeOptions, type StorageMode } from './core/kernel/options.js'
+export { checkNodeOptions, MAX_TRUSTED_KEYS, type NodeOptions, type StorageMode } from './core/kernel/options.js'
 export { IP_KINDS, type IpKind, ipKind, isPublicIp, parseIp } from './core/net-ranges.js'
 export { Backoff, type BackoffInit } from './core/network/backoff.js'
 export {
@@ -189,6 +205,18 @@ export {
   type StateManagerInit,
 } from './core/state/state-manager.js'
 export { CHUNK_FRAME_MAX, ChunkAssembler, toChunks } from './core/wire/chunks.js'
+export {
+  BundleAssembler,
+  bundleChunks,
+  CODE_CHUNK_BYTES,
+  CODE_FRAME_MAX,
+  CODE_PROTOCOL,
+  type CodeHead,
+  decodeCodeHead,
+  decodeCodeRequest,
+  encodeCodeHead,
+  encodeCodeRequest,
+} from './core/wire/code.js'
 export { FramedStream, type FramedStreamHandlers } from './core/wire/framed-stream.js'
 export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames.js'
 export {

@@ -13,6 +13,9 @@ import { createWorkerPool } from './compute/node-worker-pool.js'
 import { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
 import { FileUpdateLog } from './state/file-update-log.js'
 
+/** `resourceLimits` of the worker threads that run traveling code (signed kernels from other peers). */
+export const TRAVELING_CODE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 }
+
 /** Options of a Node peer: the common ones, plus Node's network and storage settings. */
 export interface NodeCreateOptions
   extends NodeOptions,
@@ -48,6 +51,15 @@ export async function createNode(options: NodeCreateOptions): Promise<NodeKernel
       gpu: gpu ? new GpuExecutor({ gpu: createNodeGpu }) : undefined,
       enableWebGPU: options.enableWebGPU,
     }),
+    // traveling code gets its own workers, each with a bounded heap (trusting the publisher is the isolation: SECURITY.md)
+    codePool: options.trust?.length
+      ? createWorkerPool({
+          maxWorkers: options.maxWorkers,
+          maxCpuFraction: options.maxCpuFraction,
+          urlPolicy: options.urlPolicy,
+          resourceLimits: TRAVELING_CODE_LIMITS,
+        })
+      : undefined,
     createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
     substrate: 'node',
     memoryMb: Math.floor(Math.min(totalmem() / 2, freemem()) / 2 ** 20),

@@ -20,6 +20,7 @@ export type ToWorker =
   | { type: 'tasks'; tasks: TaskMessage[] }
   | { type: 'cancel'; id: number }
   | { type: 'register'; name: string; moduleUrl: string }
+  | { type: 'unregister'; name: string }
 
 /** A task's outcome as a worker reports it. */
 export type TaskOutcome =

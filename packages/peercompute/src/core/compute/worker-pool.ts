@@ -145,6 +145,12 @@ export class WorkerPool {
     for (const s of this.slots) s.handle.post({ type: 'register', name, moduleUrl }, [])
   }
 
+  /** Forgets kernel `name` in every worker (its module is dropped once nothing holds it); unknown names are ignored. */
+  unregisterKernel(name: string): void {
+    if (!this.registrations.delete(name)) return
+    for (const s of this.slots) s.handle.post({ type: 'unregister', name }, [])
+  }
+
   /** Names of the kernels registered with `registerKernel` (the built-ins are always there). */
   registeredKernels(): string[] {
     return [...this.registrations.keys()]

@@ -157,6 +157,10 @@ export function startWorkerRuntime(port: WorkerPort): void {
         registered.set(msg.name, msg.moduleUrl)
         loaded.delete(msg.name)
         return
+      case 'unregister':
+        registered.delete(msg.name)
+        loaded.delete(msg.name)
+        return
       case 'cancel':
         running.get(msg.id)?.abort(new Error('cancelled'))
         if (pending.has(msg.id) && !running.has(msg.id)) cancelled.add(msg.id)

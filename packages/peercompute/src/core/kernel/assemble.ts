@@ -11,6 +11,8 @@ export interface AssembleInit {
   /** Makes the platform's network; it reads capabilities and load from the node at each announcement. */
   createNetwork(hooks: Pick<NetworkManagerInit, 'capabilities' | 'load'>): Promise<NetworkManager>
   substrate: NodeKernelInit['substrate']
+  /** Where traveling code runs (Node: worker threads with resource limits). */
+  codePool?: NodeKernelInit['codePool']
   memoryMb: number
   /** Given the room name, what loads and keeps the state (`storageMode: 'local'`). */
   storage?: (room: string) => NodeKernelInit['openStorage']
@@ -26,7 +28,7 @@ export async function assembleNode(init: AssembleInit): Promise<NodeKernel> {
       load: () => (kernel as NodeKernel).load(),
     })
     .catch(async (err) => {
-      await local.stop()
+      await Promise.all([local.stop(), init.codePool?.stop()])
       throw err
     })
   const room = options.room ?? 'peercompute'
@@ -43,6 +45,7 @@ export async function assembleNode(init: AssembleInit): Promise<NodeKernel> {
     state,
     local,
     substrate: init.substrate,
+    codePool: init.codePool,
     memoryMb: init.memoryMb,
     openStorage: options.storageMode === 'local' ? init.storage?.(room) : undefined,
   })

@@ -1,4 +1,6 @@
 import { TypedEventEmitter } from 'main-event'
+import { signedCap } from '../code/bundle-name.js'
+import { type CodePool, CodeStore } from '../code/code-store.js'
 import type { LocalCompute } from '../compute/local-compute.js'
 import {
   ComputeManager,
@@ -55,6 +57,8 @@ export interface NodeKernelInit {
   memoryMb: number
   /** Loads the stored state and keeps storing it (`storageMode: 'local'`); returns what flushes and closes. */
   openStorage?: (state: StateManager) => Promise<() => Promise<void>>
+  /** Where traveling code runs (a worker pool with resource limits); with `trust`, it runs verified bundles. */
+  codePool?: CodePool
   /** Releases what the platform made beyond the parts (e.g. a GPU instance). */
   release?: () => Promise<void>
 }
@@ -89,6 +93,16 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
       limits: init.options.limits,
       tamper: init.options.tamper,
       log: init.options.log,
+      code:
+        init.codePool && init.options.trust?.length
+          ? new CodeStore({
+              trust: init.options.trust,
+              pool: init.codePool,
+              dial: (peer, p, o) => net.dialProtocol(peer, p, o),
+              own: (name) => this.compute.published.bytes(name),
+              log: init.options.log,
+            })
+          : undefined,
       network: {
         get peerId() {
           return net.peerId
@@ -160,13 +174,22 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
     if (this.started) this.publishPresence()
   }
 
+  /**
+   * Makes a signed bundle available to this node's tasks; returns the name
+   * tasks give as `kernel` (`bundle:…`). Only peers that trust its signer run it.
+   */
+  publish(bundle: Uint8Array): Promise<string> {
+    return this.compute.publish(bundle)
+  }
+
   /** What this node offers to the mesh. */
   capabilities(): Capabilities {
+    const trusted = this.init.codePool ? (this.init.options.trust ?? []) : []
     return {
       cores: this.init.local.maxWorkers,
       memoryMb: this.init.memoryMb,
       gpu: this.init.local.webgpu,
-      kernels: this.init.local.kernels(),
+      kernels: [...this.init.local.kernels(), ...trusted.map(signedCap)],
       substrate: this.init.substrate,
       price:
         this.init.substrate === 'browser'

@@ -1,6 +1,7 @@
+import { parsePublicKey } from '../code/keys.js'
 import { resolveLimits, type TaskLimits } from '../compute/mesh/executor/limits.js'
 import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
-import { UnsupportedOptionError } from '../errors.js'
+import { InvalidOptionError, UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
 import { type StateLimits, stateLimits } from '../state/limits.js'
 import type { Membership } from '../state/state-manager.js'
@@ -44,10 +45,18 @@ export interface NodeOptions {
   enablePhysics?: boolean
   /** Not built yet: setting it fails with `UnsupportedOptionError`. */
   enableInput?: boolean
+  /**
+   * Publisher keys (`ed25519:…`) whose signed kernels this node runs for
+   * other peers (Node only; at most MAX_TRUSTED_KEYS). Without it no traveling code runs here.
+   */
+  trust?: string[]
   /** Test-only fault injection (a lying executor): see `TaskExecutorInit.tamper`. */
   tamper?: (kernel: string, output: unknown) => unknown
   log?: (line: string) => void
 }
+
+/** Most publisher keys a node trusts (each is advertised in its capabilities). */
+export const MAX_TRUSTED_KEYS = 16
 
 const TOPOLOGIES: readonly string[] = ['distributed', 'hierarchy', 'emergent']
 
@@ -67,4 +76,9 @@ export function checkNodeOptions(o: NodeOptions): void {
   resolveUrlPolicy(o.urlPolicy) // throws a TypeError that names the bad field
   if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
   if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
+  if (o.trust !== undefined) {
+    if (!Array.isArray(o.trust) || o.trust.length > MAX_TRUSTED_KEYS)
+      throw new InvalidOptionError(`trust must be an array of at most ${MAX_TRUSTED_KEYS} publisher keys`)
+    for (const k of o.trust) parsePublicKey(k) // InvalidOptionError names the bad key
+  }
 }

@@ -27,12 +27,20 @@ const COMMON = {
   loopback: { type: 'boolean' },
   'max-workers': { type: 'string' },
   'no-gpu': { type: 'boolean' },
+  trust: { type: 'string', multiple: true },
 } as const
 
-function nodeOptions(v: { relay?: string[]; loopback?: boolean; 'max-workers'?: string; 'no-gpu'?: boolean }) {
+function nodeOptions(v: {
+  relay?: string[]
+  loopback?: boolean
+  'max-workers'?: string
+  'no-gpu'?: boolean
+  trust?: string[]
+}) {
   if (!v.relay?.length) throw new UsageError('--relay ADDR is required (a relay multiaddr ending in /p2p/<id>)')
   const o: NodeCreateOptions = { relays: v.relay, ...(v.loopback ? LOOPBACK : {}), enableWebGPU: !v['no-gpu'] }
   if (v['max-workers'] !== undefined) o.maxWorkers = positiveInt(v['max-workers'], '--max-workers')
+  if (v.trust?.length) o.trust = v.trust // checked by createNode (InvalidOptionError names a bad key)
   return o
 }
 

@@ -45,7 +45,7 @@ export interface WorkerPoolNodeInit extends Omit<WorkerPoolInit, 'createWorker' 
   /** Cores to size for (default `os.availableParallelism()`). */
   cores?: number
   /** Memory limits per worker thread. */
-  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number }
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; stackSizeMb?: number }
 }
 
 /** A worker pool on `worker_threads`. */

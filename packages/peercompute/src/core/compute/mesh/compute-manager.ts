@@ -1,5 +1,9 @@
 import type { Stream, StreamHandler } from '@libp2p/interface'
+import { isBundleName, SIGNED_CAP_PREFIX } from '../../code/bundle-name.js'
+import { CodeServer } from '../../code/code-server.js'
+import type { CodeStore } from '../../code/code-store.js'
 import { PeerComputeError } from '../../errors.js'
+import { CODE_PROTOCOL } from '../../wire/code.js'
 import type { Capabilities, Load } from '../../wire/registry.js'
 import type { LocalCompute } from '../local-compute.js'
 import { Job } from './job.js'
@@ -10,7 +14,7 @@ import { PieceRunner } from './piece-runner.js'
 import { type Candidate, POLICIES } from './policies.js'
 import { type SubmitSpec, submitTask, type TaskResult, type TaskSpec } from './submit-task.js'
 import { TaskClient } from './task-client.js'
-import { type ExecutorStats, TaskExecutor, type TaskLimits } from './task-executor.js'
+import { type ExecutorStats, TaskExecutor, type TaskLimits, type TaskRunner } from './task-executor.js'
 import { validateSpec } from './validate-spec.js'
 
 export type { SubmitSpec, TaskResult, TaskSpec } from './submit-task.js'
@@ -46,6 +50,8 @@ export interface ComputeManagerInit {
   maxPeerStats?: number
   /** Largest bytes result of a registered kernel taken from a peer (default MAX_KERNEL_RESULT_BYTES, 64 MiB). */
   maxKernelResultBytes?: number
+  /** Traveling code this node runs for others (set where `trust` is): fetched, verified, cached. */
+  code?: CodeStore
   /** Test-only fault injection: see `TaskExecutorInit.tamper`. */
   tamper?: (kernel: string, output: unknown) => unknown
   log?: (line: string) => void
@@ -73,6 +79,8 @@ export class ComputeManager {
   private readonly stats: PeerStatsTable
   private readonly runner: PieceRunner
   private readonly jobs = new Set<Job>()
+  /** The bundles this node published, served to the executors of its tasks. */
+  readonly published = new CodeServer()
   private viewCache?: { at: number; caps: Capabilities; peers: PeerView[] }
   private stopped = false
 
@@ -82,7 +90,7 @@ export class ComputeManager {
     this.ring = new MetricsRing(init.metricsCapacity)
     this.executor = new TaskExecutor({
       host: init.network,
-      runner: init.local,
+      runner: travelingRunner(init.local, init.code),
       limits: init.limits,
       tamper: init.tamper,
       log: init.log,
@@ -110,6 +118,19 @@ export class ComputeManager {
   /** Serves tasks to other peers. */
   async start(): Promise<void> {
     await this.executor.start()
+    await this.init.network.handle(CODE_PROTOCOL, (stream) => this.published.serve(stream), { maxInboundStreams: 4 })
+  }
+
+  /**
+   * Makes a signed bundle available to this node's tasks and returns the name
+   * tasks use for it (`bundle:…`). Peers that trust its key fetch it from here.
+   * `InvalidOptionError` for bytes that are not a bundle.
+   */
+  async publish(bundle: Uint8Array): Promise<string> {
+    if (this.stopped) throw new PeerComputeError('the node is stopped')
+    const info = await this.published.publish(bundle)
+    this.viewCache = undefined
+    return info.name
   }
 
   /**
@@ -178,7 +199,8 @@ export class ComputeManager {
     this.jobs.clear()
     this.executor.stop()
     this.client.stop()
-    await this.local.stop()
+    this.published.clear()
+    await Promise.all([this.local.stop(), this.init.code?.stop()])
   }
 
   private readonly host: JobHost = {
@@ -196,9 +218,21 @@ export class ComputeManager {
   private view(): { caps: Capabilities; peers: PeerView[] } {
     const now = performance.now()
     if (!this.viewCache || now - this.viewCache.at > 100) {
-      this.viewCache = { at: now, caps: this.init.capabilities(), peers: this.init.network.peers() }
+      this.viewCache = {
+        at: now,
+        caps: this.init.capabilities(),
+        peers: this.init.network.peers().map(this.withBundles),
+      }
     }
     return this.viewCache
+  }
+
+  /** A peer's view with the bundles published here that it can run: those signed by a key it says it trusts. */
+  private readonly withBundles = (p: PeerView): PeerView => {
+    const trusts = p.caps.kernels.filter((k) => k.startsWith(SIGNED_CAP_PREFIX))
+    if (trusts.length === 0) return p
+    const names = this.published.namesSignedBy(trusts.map((k) => k.slice(SIGNED_CAP_PREFIX.length)))
+    return names.length ? { ...p, caps: { ...p.caps, kernels: [...p.caps.kernels, ...names] } } : p
   }
 
   /** Where a job could place a piece now: this node, then the peers, with what this node knows of each. */
@@ -237,6 +271,25 @@ export class ComputeManager {
       })
     }
     return out
+  }
+}
+
+/**
+ * The executor's runner: bundle names go to the code store (fetched from the
+ * asking peer and verified first), everything else to the local compute.
+ */
+function travelingRunner(local: LocalCompute, code: CodeStore | undefined): TaskRunner {
+  return {
+    get maxWorkers() {
+      return local.maxWorkers
+    },
+    hasKernel: (name) => (isBundleName(name) ? code !== undefined : local.hasKernel(name)),
+    async run(kernel, input, opts) {
+      if (!isBundleName(kernel)) return local.run(kernel, input, opts)
+      if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
+      const output = await code.run(kernel, opts.peer, input, opts)
+      return { output, substrate: 'cpu' }
+    },
   }
 }
 

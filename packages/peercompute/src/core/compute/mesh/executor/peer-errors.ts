@@ -19,6 +19,7 @@ const MESSAGES: Record<string, string> = {
   RateLimitedError: 'the executor is too busy to run the task',
   StoppedError: 'the executor stopped',
   TaskTimeoutError: "the task's deadline passed on the executor",
+  UntrustedCodeError: 'the code was refused: it is not signed by a key this executor trusts, or does not verify',
   UrlNotAllowedError: "the URL is not allowed by the executor's URL policy",
   WorkerCrashedError: 'the worker running the task failed',
 }

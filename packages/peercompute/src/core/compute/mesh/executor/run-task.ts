@@ -12,7 +12,14 @@ export interface TaskRunner {
   run(
     kernel: string,
     input: unknown,
-    opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[]; prefer?: 'cpu' | 'gpu' },
+    opts: {
+      params?: unknown
+      signal?: AbortSignal
+      transfer?: ArrayBuffer[]
+      prefer?: 'cpu' | 'gpu'
+      /** The peer that asked (traveling code is fetched from it). */
+      peer?: string
+    },
   ): Promise<{ output: unknown; substrate: 'cpu' | 'webgpu'; validator?: ContentPin }>
   /** Workers in its pool (the most tasks it runs at once); URL tasks get `urlPoolShare` of them. Default 2. */
   readonly maxWorkers?: number
@@ -37,6 +44,7 @@ export async function runTask(
   h: TaskRequestHeader,
   input: Uint8Array | undefined,
   signal: AbortSignal,
+  peer?: string,
 ): Promise<{ header: TaskResultHeader; data: Uint8Array }> {
   const t0 = performance.now()
   const params = paramsFromWire(h.kernel, h.params)
@@ -45,7 +53,13 @@ export async function runTask(
     result = { output: runOp(h.kernel, input, params as KernelParams), substrate: 'cpu' }
   } else if (input) {
     result = await abortable(
-      env.runner.run(h.kernel, input, { params, signal, prefer: h.prefer, transfer: [input.buffer as ArrayBuffer] }),
+      env.runner.run(h.kernel, input, {
+        params,
+        signal,
+        prefer: h.prefer,
+        transfer: [input.buffer as ArrayBuffer],
+        peer,
+      }),
       signal,
     )
   } else {
@@ -54,7 +68,7 @@ export async function runTask(
     const range: RangeInput = { url, offset, length, ...(pin ? { pin } : {}) }
     const release = await env.urlSlots.acquire(signal)
     try {
-      result = await abortable(env.runner.run(h.kernel, range, { params, signal, prefer: h.prefer }), signal)
+      result = await abortable(env.runner.run(h.kernel, range, { params, signal, prefer: h.prefer, peer }), signal)
     } finally {
       release()
     }

@@ -225,7 +225,7 @@ export class TaskSession {
     try {
       const input = t.input?.bytes()
       t.input = undefined
-      const wire = await runTask(this.env, t.header, input, signal)
+      const wire = await runTask(this.env, t.header, input, signal, this.peer)
       // the output replaces the input in what this task holds, until it is sent
       t.admission.set(wire.data.length)
       if (this.tasks.get(id) !== t) return // cancelled meanwhile
