@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { UntrustedCodeError } from '../errors.js'
+import { decodeBundle, encodeBundle } from './bundle-format.js'
+import { bundleName } from './bundle-name.js'
+import { type CodePool, CodeStore } from './code-store.js'
+import { generatePublisherKey, importPublisherKey } from './keys.js'
+import { signBundle } from './sign.js'
+
+const CODE = new TextEncoder().encode('export default (x) => x\n')
+
+/** A pool that records registrations and runs nothing. */
+function pool(): CodePool & { registered: string[] } {
+  const registered: string[] = []
+  return {
+    registered,
+    registerKernel: (name) => registered.push(name),
+    unregisterKernel: () => {},
+    run: async () => 'ran' as never,
+    stop: async () => {},
+  }
+}
+
+describe('CodeStore refuses what does not verify before the pool sees it', () => {
+  it('tampered code, tampered manifest, unknown key, expired, malformed signature: UntrustedCodeError', async () => {
+    const pub = await generatePublisherKey()
+    const key = await importPublisherKey(pub.secretKeyPem)
+    const good = await signBundle(CODE, { name: 'k', version: '1', kind: 'kernel' }, key)
+    const stranger = await signBundle(
+      CODE,
+      { name: 'k', version: '1', kind: 'kernel' },
+      await importPublisherKey((await generatePublisherKey()).secretKeyPem),
+    )
+    const expired = await signBundle(CODE, { name: 'k', version: '1', kind: 'kernel', expires: new Date(1000) }, key)
+    const codeByte = good.slice()
+    codeByte[codeByte.length - 2] ^= 1
+    const parts = decodeBundle(good)
+    const manifest = encodeBundle({ ...parts, manifest: { ...parts.manifest, version: '2' } })
+    const badSig = encodeBundle({ ...parts, signature: new Uint8Array(64).fill(7) })
+    const cases: [string, Uint8Array][] = [
+      ['code-mismatch', codeByte],
+      ['bad-signature', manifest],
+      ['unknown-key', stranger],
+      ['expired', expired],
+      ['bad-signature', badSig],
+    ]
+    for (const [reason, bytes] of cases) {
+      const p = pool()
+      const store = new CodeStore({
+        trust: [pub.publicKey],
+        pool: p,
+        dial: async () => {
+          throw new Error('no fetch expected')
+        },
+        own: () => bytes,
+      })
+      const err = await store.run(await bundleName(bytes), 'peer', Uint8Array.of(1), {}).catch((e) => e)
+      expect(err, reason).toBeInstanceOf(UntrustedCodeError)
+      expect((err as UntrustedCodeError).reason, reason).toBe(reason)
+      expect(p.registered).toEqual([])
+    }
+    const p = pool()
+    const ok = new CodeStore({ trust: [pub.publicKey], pool: p, dial: async () => Promise.reject(), own: () => good })
+    const name = await bundleName(good)
+    expect(await ok.run(name, 'peer', Uint8Array.of(1), {})).toBe('ran')
+    expect(p.registered).toEqual([name])
+    expect(ok.stats()).toMatchObject({ entries: 1, bytes: CODE.length })
+    // bytes that do not hash to the name they were asked for are not that code
+    const wrong = new CodeStore({
+      trust: [pub.publicKey],
+      pool: pool(),
+      dial: async () => Promise.reject(),
+      own: () => good,
+    })
+    await expect(wrong.run(`bundle:${'A'.repeat(43)}`, 'peer', Uint8Array.of(1), {})).rejects.toMatchObject({
+      name: 'UntrustedCodeError',
+      reason: 'code-mismatch',
+    })
+  })
+})
