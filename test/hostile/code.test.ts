@@ -1,0 +1,144 @@
+// Attacks with traveling code: a plain js-libp2p peer asks the victim to run
+// bundles it serves itself over the code protocol (through the wire codecs
+// only): tampered code, a tampered manifest, an unknown key, an expired bundle,
+// a forged signature, bytes that are not the named bundle, a malformed bundle.
+// Each is refused with UntrustedCodeError, nothing runs, the victim goes on
+// serving an honest submitter's signed kernel, and no error goes unhandled.
+import type { Stream } from '@libp2p/interface'
+import {
+  bundleChunks,
+  bundleName,
+  CODE_FRAME_MAX,
+  CODE_PROTOCOL,
+  createNode,
+  decodeBundle,
+  decodeCodeRequest,
+  decodeTaskMessage,
+  encodeBundle,
+  encodeCodeHead,
+  encodeFrame,
+  encodeTaskMessage,
+  FrameDecoder,
+  generatePublisherKey,
+  importPublisherKey,
+  signBundle,
+  TASK_PROTOCOL,
+} from 'peercompute'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startNodes, TEST_PEER, testRelay, waitFor } from '../integration/helpers.js'
+import { startAttacker, watchUnhandled } from './attacker.js'
+
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const SUM = new TextEncoder().encode(
+  'export default (input) => { let s = 0; for (const b of input) s += b; return s }\n',
+)
+const EVIL = new TextEncoder().encode('export default () => "pwned"\n')
+
+/** Serves `bundles` (name → bytes) over the code protocol, as a submitter would (the wire codecs only). */
+function serve(stream: Stream, bundles: Map<string, Uint8Array>): void {
+  const decoder = new FrameDecoder(CODE_FRAME_MAX)
+  stream.addEventListener('message', (e) => {
+    const [req] = decoder.push(e.data.subarray())
+    if (!req) return
+    const bytes = bundles.get(decodeCodeRequest(req))
+    const frames = bytes
+      ? [encodeCodeHead({ found: true, length: bytes.length }), ...bundleChunks(bytes)]
+      : [encodeCodeHead({ found: false })]
+    for (const f of frames) stream.send(encodeFrame(f))
+    stream.close().catch(() => {})
+  })
+}
+
+describe('hostile peers serving traveling code', () => {
+  it('tampered code or manifest, unknown key, expired, forged signature, wrong bytes, malformed: UntrustedCodeError, the victim serves on', async () => {
+    const unhandled = watchUnhandled()
+    cleanups.push(() => unhandled.stop())
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const pub = await generatePublisherKey()
+    const key = await importPublisherKey(pub.secretKeyPem)
+    const victim = await createNode({
+      ...TEST_PEER,
+      enableWebGPU: false,
+      maxWorkers: 1,
+      relays: [r.wsAddr],
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      trust: [pub.publicKey],
+    })
+    await victim.start()
+    const [honest] = await startNodes(1, r.wsAddr)
+    cleanups.push(() => Promise.all([victim.stop(), honest.stop()]))
+    const addr = victim.network.libp2p
+      .getMultiaddrs()
+      .map(String)
+      .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/') && !a.includes('/ws') && !a.includes('p2p-circuit'))
+    if (!addr) throw new Error('the victim has no loopback TCP address')
+
+    // the hostile bundles
+    const init = { name: 'evil', version: '1', kind: 'kernel' } as const
+    const good = await signBundle(EVIL, init, key)
+    const parts = decodeBundle(good)
+    const codeByte = good.slice()
+    codeByte[codeByte.length - 3] ^= 1
+    const stranger = await importPublisherKey((await generatePublisherKey()).secretKeyPem)
+    const cases: [string, Uint8Array][] = [
+      ['tampered code', codeByte],
+      ['tampered manifest', encodeBundle({ ...parts, manifest: { ...parts.manifest, version: '2' } })],
+      ['unknown key', await signBundle(EVIL, init, stranger)],
+      ['expired', await signBundle(EVIL, { ...init, expires: new Date(Date.now() - 60_000) }, key)],
+      ['forged signature', encodeBundle({ ...parts, signature: new Uint8Array(64).fill(9) })],
+      ['malformed', good.subarray(0, good.length - 1)],
+    ]
+    const bundles = new Map<string, Uint8Array>()
+    const names: string[] = []
+    for (const [, bytes] of cases) {
+      const name = await bundleName(bytes)
+      bundles.set(name, bytes)
+      names.push(name)
+    }
+    // a name whose bytes are the good bundle's: not the code that was named
+    const wrong = `bundle:${'B'.repeat(43)}`
+    bundles.set(wrong, good)
+    names.push(wrong)
+
+    // meanwhile an honest submitter's signed kernel runs on the victim
+    const honestName = await honest.publish(await signBundle(SUM, { name: 'sum', version: '1', kind: 'kernel' }, key))
+    await waitFor('the honest peer sees the victim trusts the key', () =>
+      honest
+        .getStatus()
+        .peers.some((p) => p.id === victim.peerId && p.caps.kernels.includes(`signed:${pub.publicKey}`)),
+    )
+    const honestRun = honest.submitTask({ id: 'h', type: 'kernel', kernel: honestName, data: Uint8Array.of(1, 2, 3) })
+
+    const atk = await startAttacker()
+    cleanups.push(() => atk.stop())
+    await atk.node.handle(CODE_PROTOCOL, (stream) => serve(stream, bundles), { runOnLimitedConnection: true })
+    const s = await atk.open(addr, TASK_PROTOCOL)
+    for (const [i, kernel] of names.entries()) {
+      s.frame(
+        encodeTaskMessage({
+          type: 'request',
+          id: i + 1,
+          header: { kernel, source: { kind: 'inline', length: 1 }, deadlineMs: 30_000 },
+          data: Uint8Array.of(7),
+        }),
+      )
+      // one at a time: fetches from one peer are bounded (fetchesPerPeer); more at once are RateLimitedError
+      await waitFor(`hostile task ${i + 1} is answered`, () => s.frames.length > i)
+    }
+    expect(await honestRun).toMatchObject({ success: true, result: 6, peers: [victim.peerId] })
+    const replies = s.frames.map((f) => decodeTaskMessage(f))
+    expect(replies.map((m) => m.type)).toEqual(names.map(() => 'error'))
+    for (const m of replies) expect(m, JSON.stringify(m)).toMatchObject({ name: 'UntrustedCodeError' })
+    expect(victim.compute.status().executor.failed).toBe(names.length)
+    expect(victim.compute.status().executor.completed).toBe(1)
+    // the victim serves on: the honest kernel again, from its cache
+    const again = await honest.submitTask({ id: 'h2', type: 'kernel', kernel: honestName, data: Uint8Array.of(5) })
+    expect(again).toMatchObject({ success: true, result: 5 })
+    expect(unhandled.errors).toEqual([])
+  })
+})
