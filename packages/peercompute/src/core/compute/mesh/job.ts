@@ -293,7 +293,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
    * Content pinning (a validator of the URL's version) belongs here too.
    */
   private check(p: Piece, value: unknown): string | undefined {
-    return resultProblem(this.kernel, value, p.length)
+    const own = 'checkResult' in this.spec ? this.spec.checkResult : undefined
+    return resultProblem(this.kernel, value, p.length) ?? own?.(value)
   }
 
   private vote(p: Piece): void {
