@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
 import type { NodeKernel } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startNodes, testRelay, waitFor } from './helpers.js'
+import { CLI, startNodes, testRelay, waitFor } from './helpers.js'
 
 // Map jobs between real nodes: a submitter that runs nothing itself, two
 // peers that run the items' kernel; results must equal a local run, in order.
@@ -54,5 +59,24 @@ describe('map jobs between Node peers', () => {
     const job = submitter.compute.map({ kernel: 'crc32c', inputs: items, redundancy: 2, includeLocal: false })
     expect(await job.result).toEqual(items.map((x) => kernels.crc32c(x)))
     expect(job.batches.every((b) => b.attempts >= 2)).toBe(true)
+  })
+
+  it('peercompute map prints the results of a JSON-lines file in input order', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const [worker] = await startNodes(1, r.wsAddr)
+    cleanups.push(() => worker.stop())
+    const dir = mkdtempSync(join(tmpdir(), 'pc-map-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const items = Array.from({ length: 500 }, (_, i) => `item ${i} ${'x'.repeat(i % 17)}`)
+    const file = join(dir, 'inputs.jsonl')
+    writeFileSync(file, `${items.map((x) => JSON.stringify(x)).join('\n')}\n`)
+    const args = ['map', '--relay', r.wsAddr, '--loopback', '--kernel', 'crc32c', '--inputs', file, '--no-local']
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args, '--no-gpu'], { timeout: 60_000 })
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines).toEqual(items.map((x) => kernels.crc32c(new TextEncoder().encode(x))))
   })
 })

@@ -22,21 +22,24 @@ export const LOOPBACK: Partial<NodeCreateOptions> = {
   urlPolicy: { allowPrivate: true },
 }
 
-const COMMON = {
+/** Flags every mesh command takes. */
+export const COMMON = {
   relay: { type: 'string', multiple: true },
   loopback: { type: 'boolean' },
   'max-workers': { type: 'string' },
   'no-gpu': { type: 'boolean' },
 } as const
 
-function nodeOptions(v: { relay?: string[]; loopback?: boolean; 'max-workers'?: string; 'no-gpu'?: boolean }) {
+/** Node options from the common flags. */
+export function nodeOptions(v: { relay?: string[]; loopback?: boolean; 'max-workers'?: string; 'no-gpu'?: boolean }) {
   if (!v.relay?.length) throw new UsageError('--relay ADDR is required (a relay multiaddr ending in /p2p/<id>)')
   const o: NodeCreateOptions = { relays: v.relay, ...(v.loopback ? LOOPBACK : {}), enableWebGPU: !v['no-gpu'] }
   if (v['max-workers'] !== undefined) o.maxWorkers = positiveInt(v['max-workers'], '--max-workers')
   return o
 }
 
-function positiveInt(s: string, what: string): number {
+/** `s` as a whole number ≥ 1, or a UsageError naming `what`. */
+export function positiveInt(s: string, what: string): number {
   const n = Number(s)
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, got ${s}`)
   return n
