@@ -41,6 +41,11 @@ describe(`map batch codec (SEED=${SEED})`, () => {
     expect(MAX_BATCH_ITEMS).toBe(65_536)
   })
 
+  it("PROTOCOL.md's example: the items 7 and the bytes 01 02", () => {
+    const hex = Buffer.from(encodeValues([7, Uint8Array.from([1, 2])])).toString('hex')
+    expect(hex).toBe(['01', '00000002', '00', '00000001', '37', '01', '00000002', '0102'].join(''))
+  })
+
   it('refuses what cannot travel', () => {
     expect(() => encodeValues([undefined])).toThrow(TypeError)
     const cyc: Record<string, unknown> = {}
