@@ -7,7 +7,7 @@ import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
 import type { NodeKernel } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CLI, startNodes, testRelay, waitFor } from './helpers.js'
+import { CLI, startNodes, startWorkerProcess, testRelay, waitFor } from './helpers.js'
 
 // Map jobs between real nodes: a submitter that runs nothing itself, two
 // peers that run the items' kernel; results must equal a local run, in order.
@@ -41,7 +41,14 @@ describe('map jobs between Node peers', () => {
       ),
     )
     const inputs = Array.from({ length: 10_000 }, (_, i) => i * 3)
-    const job = submitter.compute.map({ kernel: 'inc', inputs, params: { add: 1 }, includeLocal: false })
+    // least-loaded spreads batches by what is in flight, so both peers surely take some
+    const job = submitter.compute.map({
+      kernel: 'inc',
+      inputs,
+      params: { add: 1 },
+      includeLocal: false,
+      policy: 'least-loaded',
+    })
     const seen: unknown[] = []
     for await (const v of job) seen.push(v)
     const want = inputs.map((x) => x + 2)
@@ -78,5 +85,45 @@ describe('map jobs between Node peers', () => {
       .split('\n')
       .map((l) => JSON.parse(l))
     expect(lines).toEqual(items.map((x) => kernels.crc32c(new TextEncoder().encode(x))))
+  })
+
+  it('a worker SIGKILLed mid-job: its batches are placed again and every result is right, in order', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const workers = [await startWorkerProcess(r.wsAddr), await startWorkerProcess(r.wsAddr)]
+    for (const w of workers)
+      cleanups.push(() => {
+        if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL')
+      })
+    const [submitter] = await startNodes(1, r.wsAddr)
+    cleanups.push(() => submitter.stop())
+    await waitFor('the submitter is connected to both workers', () =>
+      workers.every((w) => submitter.getStatus().peers.some((p) => p.id === w.id && p.connected)),
+    )
+    const rnd = prng(0x3ab)
+    const items = Array.from({ length: 10_000 }, () => rnd.bytes(1 + rnd.int(256)))
+    const victim = workers[0]
+    let killed!: () => void
+    const afterKill = new Promise<void>((ok) => {
+      killed = ok
+    })
+    async function* source() {
+      for (let i = 0; i < items.length; i++) {
+        if (i === items.length / 2) await afterKill // the second half only once the victim is gone
+        yield items[i]
+      }
+    }
+    const job = submitter.compute.map({ kernel: 'crc32c', inputs: source(), batchItems: 50, includeLocal: false })
+    const seen: unknown[] = []
+    const reading = (async () => {
+      for await (const v of job) seen.push(v)
+    })()
+    await waitFor('the victim finished a batch', () => job.batches.some((b) => b.peer === victim.id))
+    victim.proc.kill('SIGKILL')
+    killed()
+    await reading
+    expect(seen).toEqual(items.map((x) => kernels.crc32c(x)))
+    const late = job.batches.filter((b) => b.first >= items.length / 2)
+    expect(late.every((b) => b.peer === workers[1].id)).toBe(true)
   })
 })

@@ -56,6 +56,8 @@ export type JobInit =
       needs?: string
       /** Why a result may not count, beyond its shape per kernel (a map batch: its count and types); undefined when it may. */
       checkResult?: (value: unknown) => string | undefined
+      /** Never pipeline tiny pieces past a peer's slots (a map batch is sized to cover the round trip already). */
+      noPipeline?: boolean
     })
 
 /** One attempt of a piece on one peer. */

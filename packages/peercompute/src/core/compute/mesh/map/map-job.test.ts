@@ -67,14 +67,24 @@ function host(peers: Record<string, Peer>) {
         return { output, execMs: 1, wallMs: 1, substrate: 'node', costUsd: 0 }
       } finally {
         inflight.set(c.id, (inflight.get(c.id) ?? 1) - 1)
+        // as the ComputeManager does: a freed slot wakes a job waiting for one
+        queueMicrotask(() => {
+          for (const j of jobs) if (j.starved && j.wake()) break
+        })
       }
     },
     flagLiar: (peer) => liars.push(peer),
   }
+  const jobs = new Set<Job>()
   const map = (spec: MapSpec) =>
     new MapJob(spec, {
       candidates: () => h.candidates(),
-      startJob: (init) => new Job(init, h, POLICIES.balanced),
+      startJob: (init) => {
+        const j = new Job(init, h, POLICIES.balanced)
+        jobs.add(j)
+        j.addEventListener('done', () => jobs.delete(j), { once: true })
+        return j
+      },
     })
   return { map, liars, aborted, runs: () => runs }
 }
@@ -165,5 +175,8 @@ describe(`MapJob (in-memory peers, SEED=${SEED})`, () => {
     const { map } = host({ a: {} })
     await expect(map({ kernel: 'counteq', inputs: [1, 2] }).result).rejects.toThrow(/must be a Uint8Array/)
     expect(() => map({ kernel: 'inc', inputs: 5 as never })).toThrow(TypeError)
+    expect(() => map({ kernel: 'inc', inputs: [], redundancy: 0 })).toThrow(RangeError)
+    expect(() => map({ kernel: 'inc', inputs: [], batchItems: 1.5 })).toThrow(TypeError)
+    expect(() => map({ kernel: 'counteq', inputs: [], params: { imm: 256 } })).toThrow(RangeError)
   })
 })

@@ -87,6 +87,20 @@ export class MapJob implements AsyncIterable<MapValue> {
     if (spec.batchItems !== undefined && !(Number.isInteger(spec.batchItems) && spec.batchItems >= 1))
       throw new TypeError('batchItems must be an integer of at least 1')
     if ((spec.batchItems ?? 0) > MAX_BATCH_ITEMS) throw new TypeError(`batchItems is at most ${MAX_BATCH_ITEMS}`)
+    const k = spec.redundancy ?? 1
+    if (!Number.isInteger(k) || k < 1 || k > 16)
+      throw new RangeError(`redundancy must be an integer in 1..16; got ${k}`)
+    if (spec.maxAttempts !== undefined && (!Number.isInteger(spec.maxAttempts) || spec.maxAttempts < 1))
+      throw new RangeError('maxAttempts must be an integer ≥ 1')
+    if (spec.params !== undefined && (typeof spec.params !== 'object' || spec.params === null))
+      throw new TypeError('params must be an object')
+    const imm = spec.params?.imm
+    if (
+      isOp(spec.kernel) &&
+      imm !== undefined &&
+      (!Number.isInteger(imm) || (imm as number) < 0 || (imm as number) > 255)
+    )
+      throw new RangeError(`imm must be an integer in 0..255; got ${String(imm)}`)
     this.spec = spec
     this.host = host
     const src = spec.inputs as Partial<AsyncIterable<MapValue> & Iterable<MapValue>> | undefined
@@ -195,6 +209,7 @@ export class MapJob implements AsyncIterable<MapValue> {
       needs: kernel,
       data: encodeBatch(entries),
       checkResult: (v) => batchProblem(kernel, v, itemBytes),
+      noPipeline: true, // a peer gets its slots' worth of batches, so batches spread over the peers
       ...(s.requirements ? { requirements: s.requirements } : {}),
       ...(s.redundancy ? { redundancy: s.redundancy } : {}),
       affinityKey: s.affinityKey ?? kernel,
