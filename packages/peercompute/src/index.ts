@@ -106,6 +106,16 @@ export {
   type Requirements,
   type RunOutcome,
 } from './core/compute/mesh/job.js'
+/** Map jobs: one kernel over many items, batched into `@map` tasks whose bytes are the batch codec's. */
+export {
+  decodeBatch,
+  encodeValues,
+  MAP_KERNEL,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ITEMS,
+  type MapValue,
+} from './core/compute/mesh/map/batch-codec.js'
+export { type BatchReport, MapJob, type MapSpec } from './core/compute/mesh/map/map-job.js'
 export { MAX_LIARS_KEPT, MetricsRing, type MetricsSummary, type PieceMetric } from './core/compute/mesh/metrics.js'
 export { LIE_WEIGHT, MAX_PEER_STATS, type PeerStats, PeerStatsTable } from './core/compute/mesh/peer-stats.js'
 export {

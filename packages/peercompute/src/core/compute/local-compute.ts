@@ -1,6 +1,7 @@
 import { GpuDeviceLostError, GpuUnavailableError } from '../errors.js'
 import { OPS, type Op } from '../ops.js'
 import type { GpuExecutor, GpuOp, WgslTask } from './gpu/gpu-executor.js'
+import { MAP_KERNEL } from './mesh/map/batch-codec.js'
 import { type ContentPin, isRangeInput } from './range-fetch.js'
 import { checkUrl } from './url-policy.js'
 import type { PoolStats, RunOptions, WorkerPool } from './worker-pool.js'
@@ -64,11 +65,15 @@ export class LocalCompute {
 
   /** True if this peer runs kernel `name`. */
   hasKernel(name: string): boolean {
-    return (OPS as readonly string[]).includes(name) || this.pool.registeredKernels().includes(name)
+    // a map batch runs wherever its items' kernel runs (the worker says so if it does not)
+    return (
+      (OPS as readonly string[]).includes(name) || name === MAP_KERNEL || this.pool.registeredKernels().includes(name)
+    )
   }
 
   /** Registers a kernel module with the pool (see `WorkerPool.registerKernel`). */
   registerKernel(name: string, moduleUrl: string): void {
+    if (name === MAP_KERNEL) throw new TypeError(`"${MAP_KERNEL}" is reserved for map batches`)
     this.pool.registerKernel(name, moduleUrl)
   }
 

@@ -1,5 +1,7 @@
 import * as kernels from '@peercompute/kernels'
 import { isOp, type Op } from '../ops.js'
+import { MAP_KERNEL } from './mesh/map/batch-codec.js'
+import { mapBatchParams, runBatch } from './mesh/map/run-batch.js'
 import type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './messages.js'
 import { type ContentPin, fetchRange, isRangeInput, type RangeInput, type RangeTransport } from './range-fetch.js'
 import { type ResolvedUrlPolicy, resolveUrlPolicy } from './url-policy.js'
@@ -97,6 +99,27 @@ export function startWorkerRuntime(port: WorkerPort): void {
     return p
   }
 
+  // a map batch: every item through the named kernel, in order (see mesh/map/)
+  const runMap = async (t: TaskMessage): Promise<TaskOutcome> => {
+    const { kernel, params } = mapBatchParams(t.params)
+    let fn: KernelFn | undefined
+    if (!isOp(kernel) || registered.has(kernel)) {
+      const fnP = load(kernel)
+      if (!fnP) return { id: t.id, ok: false, errorName: 'KernelNotFoundError', message: kernel, notFound: true }
+      fn = await fnP
+    }
+    const ac = new AbortController()
+    running.set(t.id, ac)
+    try {
+      const one = fn
+        ? (item: unknown) => (fn as KernelFn)(item, params, { signal: ac.signal })
+        : (item: unknown) => builtin(kernel as Op, item, params as BuiltinParams)
+      return { id: t.id, ok: true, output: await runBatch(t.input, one, ac.signal) }
+    } finally {
+      running.delete(t.id)
+    }
+  }
+
   const runOne = async (t: TaskMessage): Promise<TaskOutcome> => {
     if (cancelled.delete(t.id)) return { id: t.id, ok: false, errorName: 'AbortError', message: 'cancelled' }
     try {
@@ -117,6 +140,7 @@ export function startWorkerRuntime(port: WorkerPort): void {
       if (isOp(t.kernel) && !registered.has(t.kernel)) {
         return { id: t.id, ok: true, output: builtin(t.kernel, t.input, t.params as BuiltinParams) }
       }
+      if (t.kernel === MAP_KERNEL) return await runMap(t)
       const fnP = load(t.kernel)
       if (!fnP) return { id: t.id, ok: false, errorName: 'KernelNotFoundError', message: t.kernel, notFound: true }
       const fn = await fnP

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { keysCommand, signCommand, verifyCommand } from './code-commands.js'
 import { demoCommand } from './demo-command.js'
 import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
+import { mapCommand } from './map-command.js'
 import { submitCommand, workerCommand } from './mesh-commands.js'
 
 const USAGE = `usage: peercompute <command> [options]
@@ -21,6 +22,11 @@ commands:
   submit --relay ADDR --op OP (--file PATH | --url URL [--offset N] [--length N])
          [--imm N] [--redundancy K] [--policy NAME] [--peers N] [--no-local] [--json]
       run one job on the mesh; print the result and the per-piece table
+  map --relay ADDR --kernel NAME --inputs FILE.jsonl [--module FILE] [--imm N] [--redundancy K]
+      [--policy NAME] [--peers N] [--batch-items N] [--no-local]
+      run one kernel over every line of FILE.jsonl on the mesh; print the results in
+      input order, one JSON line each (a built-in's item: a string's UTF-8 bytes or
+      {"base64": "..."}; --module registers NAME here from a module file)
   (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN, and lets URL sources be on
    loopback or private addresses: a mesh on one machine)
   keys new [--out DIR] [--name NAME]
@@ -65,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'verify') return verifyCommand(rest)
   if (command === 'worker') return workerCommand(rest)
   if (command === 'submit') return submitCommand(rest)
+  if (command === 'map') return mapCommand(rest)
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'

@@ -22,7 +22,8 @@ export const LOOPBACK: Partial<NodeCreateOptions> = {
   urlPolicy: { allowPrivate: true },
 }
 
-const COMMON = {
+/** Flags every mesh command takes. */
+export const COMMON = {
   relay: { type: 'string', multiple: true },
   loopback: { type: 'boolean' },
   'max-workers': { type: 'string' },
@@ -30,7 +31,8 @@ const COMMON = {
   trust: { type: 'string', multiple: true },
 } as const
 
-function nodeOptions(v: {
+/** Node options from the common flags. */
+export function nodeOptions(v: {
   relay?: string[]
   loopback?: boolean
   'max-workers'?: string
@@ -44,7 +46,8 @@ function nodeOptions(v: {
   return o
 }
 
-function positiveInt(s: string, what: string): number {
+/** `s` as a whole number ≥ 1, or a UsageError naming `what`. */
+export function positiveInt(s: string, what: string): number {
   const n = Number(s)
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, got ${s}`)
   return n

@@ -8,6 +8,7 @@ import type { Capabilities, Load } from '../../wire/registry.js'
 import type { LocalCompute } from '../local-compute.js'
 import { Job } from './job.js'
 import type { JobHost, JobInit, JobResult } from './job-types.js'
+import { MapJob, type MapSpec } from './map/map-job.js'
 import { MetricsRing, type MetricsSummary, type PieceMetric } from './metrics.js'
 import { LIE_WEIGHT, PeerStatsTable } from './peer-stats.js'
 import { PieceRunner } from './piece-runner.js'
@@ -141,6 +142,19 @@ export class ComputeManager {
     if (this.stopped) throw new PeerComputeError('the node is stopped')
     validateSpec(spec)
     return this.startJob({ ...spec, policy: undefined }, spec.policy)
+  }
+
+  /**
+   * Runs one kernel over many inputs: items are batched into tasks placed like
+   * a data job's pieces; results come in input order (`for await`, or `result`).
+   */
+  map(spec: MapSpec): MapJob {
+    if (this.stopped) throw new PeerComputeError('the node is stopped')
+    if (typeof spec?.kernel !== 'string' || spec.kernel === '') throw new TypeError('map needs a kernel name')
+    return new MapJob(spec, {
+      candidates: () => this.candidates(),
+      startJob: (init) => this.startJob(init, spec.policy as SubmitSpec['policy']),
+    })
   }
 
   private startJob(init: JobInit, policyName: SubmitSpec['policy']): Job {

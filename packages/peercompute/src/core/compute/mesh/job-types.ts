@@ -49,7 +49,16 @@ export interface JobSpec {
  */
 export type JobInit =
   | JobSpec
-  | (Omit<JobSpec, 'op' | 'imm' | 'key'> & { kernel: string; params?: Record<string, unknown> })
+  | (Omit<JobSpec, 'op' | 'imm' | 'key'> & {
+      kernel: string
+      params?: Record<string, unknown>
+      /** The kernel a peer must advertise to take the piece, when not `kernel` (a map batch: its items' kernel). */
+      needs?: string
+      /** Why a result may not count, beyond its shape per kernel (a map batch: its count and types); undefined when it may. */
+      checkResult?: (value: unknown) => string | undefined
+      /** Never pipeline tiny pieces past a peer's slots (a map batch is sized to cover the round trip already). */
+      noPipeline?: boolean
+    })
 
 /** One attempt of a piece on one peer. */
 export interface PieceRun {

@@ -178,7 +178,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
         return
       }
       // tiny pieces are pipelined: their cost is the round trip, not the peer's cores
-      const depth = piece.length <= TINY_PIECE ? TINY_PIPELINE : 1
+      const pipeline = piece.length <= TINY_PIECE && !('noPipeline' in this.spec && this.spec.noPipeline)
+      const depth = pipeline ? TINY_PIPELINE : 1
       // never past an executor's default per-peer in-flight limit: more would only be refused
       const free = usable.filter((c) => c.inflight < Math.min(c.slots * depth, TASK_LIMITS.maxInflightPerPeer))
       if (free.length === 0) {
@@ -293,7 +294,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
    * Content pinning (a validator of the URL's version) belongs here too.
    */
   private check(p: Piece, value: unknown): string | undefined {
-    return resultProblem(this.kernel, value, p.length)
+    const own = 'checkResult' in this.spec ? this.spec.checkResult : undefined
+    return resultProblem(this.kernel, value, p.length) ?? own?.(value)
   }
 
   private vote(p: Piece): void {

@@ -15,7 +15,7 @@ export function fits(c: Candidate, spec: JobInit, kernel: string, piece: PieceCo
   const req = spec.requirements ?? {}
   if (spec.includeLocal === false && c.local) return false
   if (spec.peers && !spec.peers.includes(c.id)) return false
-  if (!c.caps.kernels.includes(kernel)) return false
+  if (!c.caps.kernels.includes(('needs' in spec && spec.needs) || kernel)) return false
   if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
   if (req.gpu && !c.caps.gpu) return false
   if (req.maxDurationS !== undefined && expectedMs(c, piece) > req.maxDurationS * 1000) return false

@@ -1,0 +1,294 @@
+import { AbortError, PayloadTooLargeError, PeerComputeError } from '../../../errors.js'
+import { isOp } from '../../../ops.js'
+import type { Job } from '../job.js'
+import type { JobInit, JobSpec } from '../job-types.js'
+import type { Candidate, SchedulerPolicy } from '../policies.js'
+import { resultProblem } from '../result-check.js'
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeValue,
+  entrySize,
+  MAP_KERNEL,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ITEMS,
+  type MapValue,
+} from './batch-codec.js'
+import { batchWindow, medianRttMs, nextBatchItems } from './batch-size.js'
+
+/** A map job as `node.compute.map` takes it. */
+export interface MapSpec
+  extends Pick<
+    JobSpec,
+    'requirements' | 'redundancy' | 'affinityKey' | 'maxAttempts' | 'deadlineMs' | 'includeLocal' | 'peers' | 'signal'
+  > {
+  /** A built-in op (each item is bytes; its result the op's) or a registered kernel (items and results JSON or bytes). */
+  kernel: string
+  /** The items, pulled only as batches can be placed. */
+  inputs: Iterable<MapValue> | AsyncIterable<MapValue>
+  /** The kernel's params (a built-in: `{ imm }`). */
+  params?: Record<string, unknown>
+  /** Default `balanced`. */
+  policy?: string | SchedulerPolicy
+  /** Fixed items per batch (1..65,536); without it batches are sized from the measured round trip. */
+  batchItems?: number
+}
+
+/** Where one batch ran and what it cost. */
+export interface BatchReport {
+  index: number
+  /** Index of the batch's first item in the input. */
+  first: number
+  count: number
+  peer: string
+  substrate: string
+  attempts: number
+  costUsd: number
+  execMs: number
+}
+
+/** What a MapJob needs of its ComputeManager. */
+export interface MapHost {
+  candidates(): Candidate[]
+  /** Starts a batch as a job (placement, failover, redundancy, cost and metrics are the Job's). */
+  startJob(init: JobInit): Job
+}
+
+/**
+ * A running map job: pulls items, batches them into `@map` tasks run as
+ * Jobs, and gives the results in input order, while it runs (`for await`)
+ * and at the end (`result`). At most a window of batches is in flight.
+ */
+export class MapJob implements AsyncIterable<MapValue> {
+  /** Settles with every result in input order, or rejects with the first batch's error. */
+  readonly result: Promise<MapValue[]>
+  /** Reports of the finished batches, in the order they finished. */
+  readonly batches: BatchReport[] = []
+  private readonly spec: MapSpec
+  private readonly host: MapHost
+  private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
+  private readonly values: MapValue[] = []
+  private readonly filled: boolean[] = []
+  private readonly running = new Set<Job>()
+  private waiters: Array<() => void> = []
+  private carry?: { tag: number; bytes: Uint8Array; size: number }
+  private pulled = 0
+  private ready = 0
+  private exhausted = false
+  private error?: Error
+  private finished = false
+  private msPerItem?: number
+  private lastItems?: number
+  private batchCount = 0
+  private resolve!: (v: MapValue[]) => void
+  private reject!: (e: Error) => void
+
+  constructor(spec: MapSpec, host: MapHost) {
+    if (spec.batchItems !== undefined && !(Number.isInteger(spec.batchItems) && spec.batchItems >= 1))
+      throw new TypeError('batchItems must be an integer of at least 1')
+    if ((spec.batchItems ?? 0) > MAX_BATCH_ITEMS) throw new TypeError(`batchItems is at most ${MAX_BATCH_ITEMS}`)
+    const k = spec.redundancy ?? 1
+    if (!Number.isInteger(k) || k < 1 || k > 16)
+      throw new RangeError(`redundancy must be an integer in 1..16; got ${k}`)
+    if (spec.maxAttempts !== undefined && (!Number.isInteger(spec.maxAttempts) || spec.maxAttempts < 1))
+      throw new RangeError('maxAttempts must be an integer ≥ 1')
+    if (spec.params !== undefined && (typeof spec.params !== 'object' || spec.params === null))
+      throw new TypeError('params must be an object')
+    const imm = spec.params?.imm
+    if (
+      isOp(spec.kernel) &&
+      imm !== undefined &&
+      (!Number.isInteger(imm) || (imm as number) < 0 || (imm as number) > 255)
+    )
+      throw new RangeError(`imm must be an integer in 0..255; got ${String(imm)}`)
+    this.spec = spec
+    this.host = host
+    const src = spec.inputs as Partial<AsyncIterable<MapValue> & Iterable<MapValue>> | undefined
+    const asyncIt = src?.[Symbol.asyncIterator]
+    const syncIt = src?.[Symbol.iterator]
+    if (typeof asyncIt === 'function') this.input = asyncIt.call(src)
+    else if (typeof syncIt === 'function') this.input = syncIt.call(src)
+    else throw new TypeError('inputs must be an iterable or an async iterable')
+    this.result = new Promise((res, rej) => {
+      this.resolve = res
+      this.reject = rej
+    })
+    this.result.catch(() => {}) // a caller that only iterates must not see an unhandled rejection
+    const signal = spec.signal
+    if (signal?.aborted) queueMicrotask(() => this.cancel())
+    else signal?.addEventListener('abort', () => this.cancel(), { once: true })
+    this.pump().catch((err: Error) => this.fail(err))
+  }
+
+  /** Stops the job: running batches are cancelled on their peers, the input is closed; `result` rejects with `AbortError`. */
+  cancel(): void {
+    this.fail(new AbortError('the map job was cancelled'))
+  }
+
+  /** Results in input order as they become ready; throws the job's error. */
+  async *[Symbol.asyncIterator](): AsyncIterator<MapValue> {
+    let i = 0
+    for (;;) {
+      if (i < this.ready) {
+        yield this.values[i++]
+        continue
+      }
+      if (this.error) throw this.error
+      if (this.finished) return
+      await new Promise<void>((r) => this.waiters.push(r))
+    }
+  }
+
+  private wakeAll(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const r of w) r()
+  }
+
+  /** Pulls items and starts batches while the window has room. */
+  private async pump(): Promise<void> {
+    while (!this.finished && !this.exhausted) {
+      if (this.running.size >= batchWindow(this.host.candidates())) {
+        await new Promise<void>((r) => this.waiters.push(r))
+        continue
+      }
+      const batch = await this.readBatch()
+      if (this.finished) return
+      if (batch.entries.length > 0) this.launch(batch.first, batch.entries)
+    }
+    this.maybeFinish()
+  }
+
+  private async readBatch(): Promise<{ first: number; entries: Array<{ tag: number; bytes: Uint8Array }> }> {
+    const rttMs = medianRttMs(this.host.candidates())
+    const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
+    const first = this.pulled - (this.carry ? 1 : 0)
+    const entries: Array<{ tag: number; bytes: Uint8Array }> = []
+    let bytes = 5
+    const builtin = isOp(this.spec.kernel)
+    while (entries.length < want) {
+      let e = this.carry
+      this.carry = undefined
+      if (!e) {
+        const r = await this.input.next()
+        if (this.finished) break
+        if (r.done) {
+          this.exhausted = true
+          break
+        }
+        this.pulled++
+        if (builtin && !(r.value instanceof Uint8Array))
+          throw new TypeError(`item ${this.pulled - 1}: a ${this.spec.kernel} item must be a Uint8Array`)
+        const v = encodeValue(r.value)
+        e = { ...v, size: entrySize(v) }
+        if (e.size + 5 > MAX_BATCH_BYTES)
+          throw new PayloadTooLargeError(
+            `item ${this.pulled - 1} of ${e.size} bytes exceeds a batch (${MAX_BATCH_BYTES})`,
+          )
+      }
+      if (bytes + e.size > MAX_BATCH_BYTES && entries.length > 0) {
+        this.carry = e // the next batch starts with it
+        break
+      }
+      entries.push(e)
+      bytes += e.size
+    }
+    return { first, entries }
+  }
+
+  private launch(first: number, entries: Array<{ tag: number; bytes: Uint8Array }>): void {
+    const index = this.batchCount++
+    const count = entries.length
+    this.lastItems = count
+    const itemBytes = entries.map((e) => e.bytes.length)
+    const kernel = this.spec.kernel
+    const s = this.spec
+    const job = this.host.startJob({
+      kernel: MAP_KERNEL,
+      params: { kernel, ...(s.params ? { params: s.params } : {}) },
+      needs: kernel,
+      data: encodeBatch(entries),
+      checkResult: (v) => batchProblem(kernel, v, itemBytes),
+      noPipeline: true, // a peer gets its slots' worth of batches, so batches spread over the peers
+      ...(s.requirements ? { requirements: s.requirements } : {}),
+      ...(s.redundancy ? { redundancy: s.redundancy } : {}),
+      affinityKey: s.affinityKey ?? kernel,
+      ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
+      ...(s.deadlineMs ? { deadlineMs: s.deadlineMs } : {}),
+      ...(s.includeLocal !== undefined ? { includeLocal: s.includeLocal } : {}),
+      ...(s.peers ? { peers: s.peers } : {}),
+    })
+    this.running.add(job)
+    job.result.then(
+      (r) => {
+        this.running.delete(job)
+        if (this.finished) return
+        const out = decodeBatch(r.result as unknown as Uint8Array, count) // checked by batchProblem already
+        for (let i = 0; i < count; i++) {
+          this.values[first + i] = out[i]
+          this.filled[first + i] = true
+        }
+        while (this.filled[this.ready]) this.ready++
+        const p = r.pieces[0]
+        const perItem = p.execMs / count
+        this.msPerItem = this.msPerItem === undefined ? perItem : (this.msPerItem + perItem) / 2
+        this.batches.push({
+          index,
+          first,
+          count,
+          peer: p.peer,
+          substrate: p.substrate,
+          attempts: p.attempts,
+          costUsd: r.costUsd,
+          execMs: p.execMs,
+        })
+        this.wakeAll()
+        this.maybeFinish()
+      },
+      (err: Error) => {
+        this.running.delete(job)
+        this.fail(
+          err instanceof AbortError || err instanceof PeerComputeError
+            ? err
+            : new PeerComputeError(`batch ${index}: ${err.message}`, { cause: err }),
+        )
+      },
+    )
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || !this.exhausted || this.carry || this.running.size > 0) return
+    if (this.ready < this.pulled) return
+    this.finished = true
+    this.resolve(this.values)
+    this.wakeAll()
+  }
+
+  private fail(err: Error): void {
+    if (this.finished) return
+    this.finished = true
+    this.error = err
+    for (const j of this.running) j.cancel()
+    this.running.clear()
+    this.reject(err)
+    this.wakeAll()
+    Promise.resolve(this.input.return?.()).catch(() => {}) // close the input; its own error is not ours
+  }
+}
+
+/** Why `value` is not the results of a batch of `kernel` over items of `itemBytes` lengths; undefined when it may be. */
+export function batchProblem(kernel: string, value: unknown, itemBytes: number[]): string | undefined {
+  if (!(value instanceof Uint8Array)) return 'a map batch result must be bytes'
+  let out: MapValue[]
+  try {
+    out = decodeBatch(value, itemBytes.length)
+  } catch (err) {
+    return (err as Error).message
+  }
+  if (!isOp(kernel)) return undefined // a registered kernel's results are any JSON or bytes
+  for (let i = 0; i < out.length; i++) {
+    const why = resultProblem(kernel, out[i], itemBytes[i])
+    if (why) return `item ${i}: ${why}`
+  }
+  return undefined
+}

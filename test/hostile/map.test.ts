@@ -1,0 +1,138 @@
+// Map batches answered with lies: an attacking executor claims every kernel,
+// ranks first for the honest submitter's map job, and answers each `@map`
+// batch with the wrong number of results, results of the wrong type, or bytes
+// that are no batch at all. The map job must still give every result in
+// order, no batch may be accepted from the attacker, the attacker must be
+// flagged, and nothing may go unhandled.
+
+import type { Stream } from '@libp2p/interface'
+import * as kernels from '@peercompute/kernels'
+import { prng } from '@peercompute/kernels/testing'
+import {
+  type Candidate,
+  decodeTaskMessage,
+  encodeFrame,
+  encodeRegistryMessage,
+  encodeTaskMessage,
+  encodeValues,
+  FrameDecoder,
+  MAP_KERNEL,
+  type NodeKernel,
+  REGISTRY_PROTOCOL,
+  TASK_FRAME_MAX,
+  TASK_PROTOCOL,
+} from 'peercompute'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startNodes, testRelay, waitFor } from '../integration/helpers.js'
+import { type Attacker, type RawStream, startAttacker, watchUnhandled } from './attacker.js'
+
+const BATCH = 8
+const ITEMS = Array.from({ length: BATCH * 40 }, (_, i) => prng(0x3aa + i).bytes(1 + (i % 50)))
+
+let relay: Awaited<ReturnType<typeof testRelay>>
+let submitter: NodeKernel
+let executor: NodeKernel
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+
+beforeAll(async () => {
+  relay = await testRelay()
+  ;[submitter, executor] = await startNodes(2, relay.wsAddr)
+  await waitFor('the honest nodes see each other', () =>
+    submitter.getStatus().peers.some((p) => p.id === executor.peerId && p.connected),
+  )
+})
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+afterAll(async () => {
+  await Promise.all([submitter?.stop(), executor?.stop()])
+  await relay?.stop()
+})
+
+/** Starts an attacker that answers every `@map` request with `batch` as its result bytes. */
+async function hostileExecutor(batch: Uint8Array): Promise<Attacker> {
+  const att = await startAttacker({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  cleanups.push(() => att.stop())
+  await att.node.handle(
+    TASK_PROTOCOL,
+    (stream: Stream) => {
+      const decoder = new FrameDecoder(TASK_FRAME_MAX)
+      stream.addEventListener('message', (e) => {
+        try {
+          for (const f of decoder.push(e.data.subarray())) {
+            const m = decodeTaskMessage(f)
+            if (m.type !== 'request' || m.header.kernel !== MAP_KERNEL) continue
+            const header = { type: 'bytes' as const, length: batch.length, execMs: 1, substrate: 'cpu' as const }
+            stream.send(encodeFrame(encodeTaskMessage({ type: 'result', id: m.id, header, data: batch })))
+          }
+        } catch {
+          // the attacker does not care about the victim's framing
+        }
+      })
+    },
+    { runOnLimitedConnection: true },
+  )
+  const addr = att.node
+    .getMultiaddrs()
+    .map((a) => a.toString())
+    .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
+  const registry: RawStream = await att.open(relay.tcpAddr, REGISTRY_PROTOCOL)
+  registry.frame(
+    encodeRegistryMessage({
+      type: 'announce',
+      addrs: [addr],
+      caps: {
+        cores: 16,
+        memoryMb: 1 << 20,
+        gpu: true,
+        kernels: ['counteq', 'crc32c', 'fnv64', 'xor', 'add'],
+        substrate: 'node',
+        price: { model: 'free', usd: 0 },
+      },
+      load: { running: 0, queued: 0 },
+    }),
+  )
+  await waitFor('the submitter may place batches on the attacker', () =>
+    submitter.compute.candidates().some((c) => c.id === att.peerId),
+  )
+  return att
+}
+
+const attackerFirst = (id: string) => ({ name: 'attacker-first', score: (c: Candidate) => (c.id === id ? 0 : 1) })
+
+const lies: Array<[string, Uint8Array]> = [
+  ['one result too few', encodeValues(Array.from({ length: BATCH - 1 }, () => 0))],
+  ['one result too many', encodeValues(Array.from({ length: BATCH + 1 }, () => 0))],
+  ['results of the wrong type', encodeValues(Array.from({ length: BATCH }, () => 'not a crc'))],
+  ['crc32c results out of range', encodeValues(Array.from({ length: BATCH }, () => -1))],
+  ['bytes that are no batch', Uint8Array.from([1, 0xff, 0xff, 0xff, 0xff, 0, 1, 2])],
+]
+
+describe('hostile executors: map batches with wrong counts and types', () => {
+  for (const [what, batch] of lies) {
+    it(`${what}: caught, and the map job still gives every result in order`, async () => {
+      const unhandled = watchUnhandled()
+      try {
+        const att = await hostileExecutor(batch)
+        const job = submitter.compute.map({
+          kernel: 'crc32c',
+          inputs: ITEMS,
+          batchItems: BATCH,
+          policy: attackerFirst(att.peerId),
+        })
+        const seen: unknown[] = []
+        for await (const v of job) seen.push(v)
+        expect(seen).toEqual(ITEMS.map((x) => kernels.crc32c(x)))
+        expect(job.batches.every((b) => b.peer !== att.peerId)).toBe(true)
+        const tried = submitter.compute.metrics().filter((m) => m.peer === att.peerId)
+        expect(tried.length).toBeGreaterThan(0) // the attacker was asked, never believed (above), and flagged:
+        expect(submitter.getStatus().tasks.metrics.liars).toContain(att.peerId)
+        expect(unhandled.errors).toEqual([])
+      } finally {
+        unhandled.stop()
+      }
+    })
+  }
+})
