@@ -49,7 +49,7 @@ describe('signed kernels travel to executors that trust their publisher', () => 
         submitter.submitTask({ id: `m${i}`, type: 'kernel', kernel: name, data, params: { add: i } }),
       ),
     )
-    many.forEach((m, i) => expect(m).toMatchObject({ success: true, result: { sum: 256 + i } }))
+    for (const [i, m] of many.entries()) expect(m).toMatchObject({ success: true, result: { sum: 256 + i } })
     for (const t of trusting) expect(t.compute.status().executor.completed).toBeGreaterThan(0)
     expect(stranger.compute.status().executor.completed + stranger.compute.status().executor.refused).toBe(0)
     // the executors now hold it: a second task runs from their caches
