@@ -5,26 +5,13 @@
 // order, no batch may be accepted from the attacker, the attacker must be
 // flagged, and nothing may go unhandled.
 
-import type { Stream } from '@libp2p/interface'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
-import {
-  type Candidate,
-  decodeTaskMessage,
-  encodeFrame,
-  encodeRegistryMessage,
-  encodeTaskMessage,
-  encodeValues,
-  FrameDecoder,
-  MAP_KERNEL,
-  type NodeKernel,
-  REGISTRY_PROTOCOL,
-  TASK_FRAME_MAX,
-  TASK_PROTOCOL,
-} from 'peercompute'
+import { type Candidate, encodeTaskMessage, encodeValues, MAP_KERNEL, type NodeKernel } from 'peercompute'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startNodes, testRelay, waitFor } from '../integration/helpers.js'
-import { type Attacker, type RawStream, startAttacker, watchUnhandled } from './attacker.js'
+import { type Attacker, watchUnhandled } from './attacker.js'
+import { startRogueExecutor } from './rogue-executor.js'
 
 const BATCH = 8
 const ITEMS = Array.from({ length: BATCH * 40 }, (_, i) => prng(0x3aa + i).bytes(1 + (i % 50)))
@@ -51,52 +38,13 @@ afterAll(async () => {
   await relay?.stop()
 })
 
-/** Starts an attacker that answers every `@map` request with `batch` as its result bytes. */
+/** Starts a rogue executor that answers every `@map` request with `batch` as its result bytes. */
 async function hostileExecutor(batch: Uint8Array): Promise<Attacker> {
-  const att = await startAttacker({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const header = { type: 'bytes' as const, length: batch.length, execMs: 1, substrate: 'cpu' as const }
+  const att = await startRogueExecutor(relay.tcpAddr, submitter, (id, h) =>
+    h.kernel === MAP_KERNEL ? [encodeTaskMessage({ type: 'result', id, header, data: batch })] : [],
+  )
   cleanups.push(() => att.stop())
-  await att.node.handle(
-    TASK_PROTOCOL,
-    (stream: Stream) => {
-      const decoder = new FrameDecoder(TASK_FRAME_MAX)
-      stream.addEventListener('message', (e) => {
-        try {
-          for (const f of decoder.push(e.data.subarray())) {
-            const m = decodeTaskMessage(f)
-            if (m.type !== 'request' || m.header.kernel !== MAP_KERNEL) continue
-            const header = { type: 'bytes' as const, length: batch.length, execMs: 1, substrate: 'cpu' as const }
-            stream.send(encodeFrame(encodeTaskMessage({ type: 'result', id: m.id, header, data: batch })))
-          }
-        } catch {
-          // the attacker does not care about the victim's framing
-        }
-      })
-    },
-    { runOnLimitedConnection: true },
-  )
-  const addr = att.node
-    .getMultiaddrs()
-    .map((a) => a.toString())
-    .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
-  const registry: RawStream = await att.open(relay.tcpAddr, REGISTRY_PROTOCOL)
-  registry.frame(
-    encodeRegistryMessage({
-      type: 'announce',
-      addrs: [addr],
-      caps: {
-        cores: 16,
-        memoryMb: 1 << 20,
-        gpu: true,
-        kernels: ['counteq', 'crc32c', 'fnv64', 'xor', 'add'],
-        substrate: 'node',
-        price: { model: 'free', usd: 0 },
-      },
-      load: { running: 0, queued: 0 },
-    }),
-  )
-  await waitFor('the submitter may place batches on the attacker', () =>
-    submitter.compute.candidates().some((c) => c.id === att.peerId),
-  )
   return att
 }
 

@@ -5,30 +5,15 @@
 // (a liar, or failed runs and never the accepted result), and nothing may go
 // unhandled.
 
-import type { Stream } from '@libp2p/interface'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
-import {
-  type Candidate,
-  decodeTaskMessage,
-  encodeFrame,
-  encodeRegistryMessage,
-  encodeTaskMessage,
-  FrameDecoder,
-  type NodeKernel,
-  type Op,
-  REGISTRY_PROTOCOL,
-  runOp,
-  TASK_FRAME_MAX,
-  TASK_PROTOCOL,
-  type TaskRequestHeader,
-} from 'peercompute'
+import { type Candidate, encodeTaskMessage, type NodeKernel, type Op, runOp } from 'peercompute'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startNodes, testRelay, waitFor } from '../integration/helpers.js'
-import { type Attacker, type RawStream, startAttacker, watchUnhandled } from './attacker.js'
+import { type Attacker, watchUnhandled } from './attacker.js'
+import { type Answer, startRogueExecutor } from './rogue-executor.js'
 
 /** What the attacker answers a request with: task message payloads (frames are added). */
-type Answer = (id: number, header: TaskRequestHeader) => Uint8Array[]
 
 const meta = { execMs: 1, substrate: 'cpu' as const }
 const number =
@@ -72,51 +57,10 @@ afterAll(async () => {
   await relay?.stop()
 })
 
-/** Starts an attacker that serves TASK_PROTOCOL with `answer` and announces itself to the relay with every kernel. */
+/** Starts a rogue executor that answers with `answer`, registered with every kernel. */
 async function hostileExecutor(answer: Answer): Promise<Attacker> {
-  const att = await startAttacker({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const att = await startRogueExecutor(relay.tcpAddr, submitter, answer)
   cleanups.push(() => att.stop())
-  await att.node.handle(
-    TASK_PROTOCOL,
-    (stream: Stream) => {
-      const decoder = new FrameDecoder(TASK_FRAME_MAX)
-      stream.addEventListener('message', (e) => {
-        try {
-          for (const f of decoder.push(e.data.subarray())) {
-            const m = decodeTaskMessage(f)
-            if (m.type !== 'request') continue // input data and cancels: ignored
-            for (const out of answer(m.id, m.header)) stream.send(encodeFrame(out))
-          }
-        } catch {
-          // the attacker does not care about the victim's framing
-        }
-      })
-    },
-    { runOnLimitedConnection: true },
-  )
-  const addr = att.node
-    .getMultiaddrs()
-    .map((a) => a.toString())
-    .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
-  const registry: RawStream = await att.open(relay.tcpAddr, REGISTRY_PROTOCOL)
-  registry.frame(
-    encodeRegistryMessage({
-      type: 'announce',
-      addrs: [addr],
-      caps: {
-        cores: 16,
-        memoryMb: 1 << 20,
-        gpu: true,
-        kernels: ['counteq', 'crc32c', 'fnv64', 'xor', 'add'],
-        substrate: 'node',
-        price: { model: 'free', usd: 0 },
-      },
-      load: { running: 0, queued: 0 },
-    }),
-  )
-  await waitFor('the submitter may place pieces on the attacker', () =>
-    submitter.compute.candidates().some((c) => c.id === att.peerId),
-  )
   return att
 }
 
