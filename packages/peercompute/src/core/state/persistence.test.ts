@@ -38,6 +38,12 @@ const reload = (updates: Uint8Array[]) => {
   return d.getMap('m').toJSON()
 }
 
+/** Resolves once `cond` holds, checking after each turn of the event loop (bounded). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !cond(); i++) await new Promise((r) => setImmediate(r))
+  if (!cond()) throw new Error('condition never held')
+}
+
 describe('persistState with a failing store', () => {
   it('no unhandled rejection; each failure is an event; the updates go out once the store works again', async () => {
     const unhandled: unknown[] = []
@@ -52,19 +58,19 @@ describe('persistState with a failing store', () => {
       )
       const done = await persistState(s, store, { compactEvery: 1000 })
       s.map('m').set('a', 1)
-      await new Promise((r) => setTimeout(r, 0)) // 'a' is written
+      await until(() => store.updates.length === 1) // 'a' is written
       store.broken = true
       s.map('m').set('b', 2)
       s.map('m').set('c', 3)
-      await new Promise((r) => setTimeout(r, 0))
-      expect(errors.length).toBeGreaterThan(0)
+      await until(() => errors.length > 0)
       expect(errors[0].message).toBe('disk full')
       expect(reload(store.updates)).toEqual({ a: 1 })
       store.broken = false
       s.map('m').set('d', 4) // the next write carries the unsaved ones too
       await done()
       expect(reload(store.updates)).toEqual({ a: 1, b: 2, c: 3, d: 4 })
-      await new Promise((r) => setTimeout(r, 0))
+      // Node reports an unhandled rejection after the turn it happened in: give it one
+      await new Promise((r) => setImmediate(r))
       expect(unhandled).toEqual([])
     } finally {
       process.off('unhandledRejection', onUnhandled)
