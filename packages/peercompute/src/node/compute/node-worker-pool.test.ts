@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { WorkerPool } from '../../core/compute/worker-pool.js'
@@ -37,7 +37,15 @@ function startFlag() {
 }
 
 /** OS threads of this process. */
-const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1])
+/** OS threads of this process that are worker_threads (Node names them so; libuv and V8 threads come and go on their own). */
+const threads = () =>
+  readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'WorkerThread'
+    } catch {
+      return false // the thread ended while we looked
+    }
+  }).length
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) >>> 13)
 
 describe('WorkerPool on worker_threads', () => {
