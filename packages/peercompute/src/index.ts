@@ -77,6 +77,16 @@ export {
   type WgslBinding,
   type WgslTask,
 } from './core/compute/gpu/gpu-executor.js'
+/** Signed WGSL on remote GPU peers: the task's wire form (params and input) and the executor's checks. */
+export {
+  decodeWgslTask,
+  encodeWgslTask,
+  type RemoteWgslBinding,
+  type RemoteWgslTask,
+  WGSL_LIMITS,
+  type WgslLimits,
+  type WgslTaskParams,
+} from './core/compute/gpu/remote-wgsl.js'
 export {
   LocalCompute,
   type LocalComputeInit,

@@ -194,3 +194,21 @@ export class UntrustedCodeError extends PeerComputeError {
     this.reason = reason
   }
 }
+
+/**
+ * A WGSL task does not fit its shader: its buffers are not the bindings the
+ * signed manifest declares (a binding missing, extra, or of another kind), or
+ * its output is not one of them. Refused before any GPU resource is made.
+ */
+export class BindingMismatchError extends PeerComputeError {
+  override name = 'BindingMismatchError'
+}
+
+/**
+ * A WGSL task asks more of the GPU than this executor allows: a dispatch over
+ * its workgroup limits, or a uniform buffer over the uniform size limit.
+ * Refused before any GPU resource is made.
+ */
+export class GpuLimitError extends PeerComputeError {
+  override name = 'GpuLimitError'
+}

@@ -1,4 +1,13 @@
-import { AbortError, PayloadTooLargeError, RateLimitedError, UntrustedCodeError } from '../errors.js'
+import type { WgslTask } from '../compute/gpu/gpu-executor.js'
+import { decodeWgslTask, WGSL_LIMITS, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
+import {
+  AbortError,
+  GpuUnavailableError,
+  KernelNotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UntrustedCodeError,
+} from '../errors.js'
 import { CODE_PROTOCOL } from '../wire/code.js'
 import { toBase64 } from './base64.js'
 import { bundleName } from './bundle-name.js'
@@ -45,7 +54,12 @@ export interface CodePool {
 export interface CodeStoreInit {
   /** Publisher keys whose code runs here (`ed25519:…`); checked by the caller. */
   trust: readonly string[]
-  pool: CodePool
+  /** Where kernel bundles run; without one, kernel bundles are refused (`KernelNotFoundError`). */
+  pool?: CodePool
+  /** Where WGSL bundles run (this node's GPU); without it, they are refused (`GpuUnavailableError`). */
+  gpu?: (task: WgslTask, signal?: AbortSignal) => Promise<Uint8Array>
+  /** Overrides of `WGSL_LIMITS` for WGSL tasks from other peers. */
+  wgslLimits?: Partial<WgslLimits>
   dial: DialProtocol
   /** Bundles this node holds itself (its own published ones): run without a fetch, verified all the same. */
   own?: (name: string) => Uint8Array | undefined
@@ -56,6 +70,8 @@ export interface CodeStoreInit {
 interface Entry {
   manifest: CodeManifest
   size: number
+  /** A `wgsl` bundle's verified source. */
+  shader?: string
 }
 
 /**
@@ -68,6 +84,7 @@ interface Entry {
 export class CodeStore {
   private readonly init: CodeStoreInit
   private readonly limits: CodeStoreLimits
+  private readonly wgslLimits: WgslLimits
   private readonly cache = new Map<string, Entry>()
   private readonly inflight = new Map<string, Promise<Entry>>()
   private readonly perPeer = new Map<string, number>()
@@ -79,6 +96,7 @@ export class CodeStore {
   constructor(init: CodeStoreInit) {
     this.init = init
     this.limits = { ...CODE_STORE_LIMITS, ...init.limits }
+    this.wgslLimits = { ...WGSL_LIMITS, ...init.wgslLimits }
   }
 
   /** Verified kernels held and their bytes, for status and tests. */
@@ -87,22 +105,35 @@ export class CodeStore {
   }
 
   /**
-   * Runs bundle `name` over `input`; the bundle comes from `peer` when not
-   * held. Refusals: `UntrustedCodeError` (the bundle failed verification, or is
-   * not a kernel), `RateLimitedError` (fetch bounds), `PayloadTooLargeError`
-   * (the manifest's input limit), `KernelNotFoundError` (the peer serves no such bundle).
+   * Runs bundle `name` over `input`: a kernel on the pool, a WGSL shader on
+   * the GPU (`params` and `input` its buffers and dispatch: `decodeWgslTask`,
+   * checked before any GPU resource is made). The bundle comes from `peer`
+   * when not held. Refusals: `UntrustedCodeError` (the bundle failed
+   * verification), `RateLimitedError` (fetch bounds), `PayloadTooLargeError`
+   * (the manifest's or this node's limits), `KernelNotFoundError` (the peer
+   * serves no such bundle, or no pool runs kernels here), `GpuUnavailableError`
+   * (no GPU here), `BindingMismatchError` and `GpuLimitError` (a WGSL task that
+   * does not fit its shader or the limits).
    */
   async run(
     name: string,
     peer: string,
     input: unknown,
     opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
-  ): Promise<unknown> {
+  ): Promise<{ output: unknown; substrate: 'cpu' | 'webgpu' }> {
     const entry = await this.ensure(name, peer, opts.signal)
     const max = entry.manifest.limits.maxInputBytes
     if (max !== undefined && input instanceof Uint8Array && input.length > max)
-      throw new PayloadTooLargeError(`input of ${input.length} bytes exceeds the kernel's limit of ${max}`)
-    return this.init.pool.run(name, input, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
+      throw new PayloadTooLargeError(`input of ${input.length} bytes exceeds the code's limit of ${max}`)
+    if (entry.shader !== undefined) {
+      if (!this.init.gpu) throw new GpuUnavailableError('this node runs no WGSL: it has no GPU')
+      if (!(input instanceof Uint8Array)) throw new TypeError('a WGSL task takes its buffers as bytes')
+      const task = decodeWgslTask(entry.shader, entry.manifest, opts.params, input, this.wgslLimits)
+      return { output: await this.init.gpu(task, opts.signal), substrate: 'webgpu' }
+    }
+    if (!this.init.pool) throw new KernelNotFoundError('this node runs no traveling kernels')
+    const output = await this.init.pool.run(name, input, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
+    return { output, substrate: 'cpu' }
   }
 
   /** The verified kernel `name`, fetched from `peer` if not held; registered with the pool. */
@@ -134,7 +165,7 @@ export class CodeStore {
     for (const ac of this.aborts) ac.abort(new AbortError('the code store stopped'))
     this.cache.clear()
     this.cachedBytes = 0
-    await this.init.pool.stop()
+    await this.init.pool?.stop()
   }
 
   private async load(name: string, peer: string): Promise<Entry> {
@@ -143,14 +174,15 @@ export class CodeStore {
     if ((await bundleName(bundle)) !== name)
       throw new UntrustedCodeError('code-mismatch', 'refused a bundle whose bytes do not hash to its name')
     const v = await verifyBundle(bundle, { trust: this.init.trust })
-    if (v.manifest.kind !== 'kernel')
-      throw new UntrustedCodeError(
-        'malformed',
-        `refused ${v.manifest.name}: a ${v.manifest.kind} bundle is not a kernel`,
-      )
     if (this.stopped) throw new AbortError('the code store stopped')
-    this.init.pool.registerKernel(name, moduleUrl(v.code, v.manifest.entry))
     const entry: Entry = { manifest: v.manifest, size: v.code.length }
+    if (v.manifest.kind === 'wgsl') {
+      if (!this.init.gpu) throw new GpuUnavailableError('this node runs no WGSL: it has no GPU')
+      entry.shader = shaderSource(v.code, v.manifest.name)
+    } else {
+      if (!this.init.pool) throw new KernelNotFoundError('this node runs no traveling kernels')
+      this.init.pool.registerKernel(name, moduleUrl(v.code, v.manifest.entry))
+    }
     this.cache.set(name, entry)
     this.cachedBytes += entry.size
     this.evict()
@@ -194,7 +226,7 @@ export class CodeStore {
       if (this.cache.size <= this.limits.maxEntries && this.cachedBytes <= this.limits.maxBytes) return
       this.cache.delete(name)
       this.cachedBytes -= e.size
-      this.init.pool.unregisterKernel(name)
+      if (e.shader === undefined) this.init.pool?.unregisterKernel(name)
     }
   }
 }
@@ -210,4 +242,13 @@ function moduleUrl(code: Uint8Array, entry: string): string {
   src.set(code)
   src.set(new TextEncoder().encode(suffix), code.length)
   return `data:text/javascript;base64,${toBase64(src)}`
+}
+
+/** A verified shader's text: UTF-8 as the publisher signed it (bytes that are not UTF-8 are a malformed bundle). */
+function shaderSource(code: Uint8Array, name: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(code)
+  } catch {
+    throw new UntrustedCodeError('malformed', `refused ${name}: the shader is not UTF-8 text`)
+  }
 }

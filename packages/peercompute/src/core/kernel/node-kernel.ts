@@ -94,10 +94,12 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
       tamper: init.options.tamper,
       log: init.options.log,
       code:
-        init.codePool && init.options.trust?.length
+        (init.codePool || init.local.webgpu) && init.options.trust?.length
           ? new CodeStore({
               trust: init.options.trust,
               pool: init.codePool,
+              // signed WGSL runs on this node's GPU (the local compute says GpuUnavailableError where it has none)
+              gpu: init.local.webgpu ? (task, signal) => init.local.runWgsl(task, signal) : undefined,
               dial: (peer, p, o) => net.dialProtocol(peer, p, o),
               own: (name) => this.compute.published.bytes(name),
               log: init.options.log,
@@ -184,7 +186,8 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
 
   /** What this node offers to the mesh. */
   capabilities(): Capabilities {
-    const trusted = this.init.codePool ? (this.init.options.trust ?? []) : []
+    // traveling code runs here where a pool takes kernels or a GPU takes shaders
+    const trusted = this.init.codePool || this.init.local.webgpu ? (this.init.options.trust ?? []) : []
     return {
       cores: this.init.local.maxWorkers,
       memoryMb: this.init.memoryMb,

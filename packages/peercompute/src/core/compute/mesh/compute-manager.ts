@@ -175,6 +175,7 @@ export class ComputeManager {
         local: this.local,
         peerId: this.init.network.peerId,
         submit: (spec) => this.submit(spec),
+        manifest: (name) => this.published.get(name)?.manifest,
         startJob: (init, policy) => this.startJob(init, policy),
       },
       task,
@@ -241,11 +242,16 @@ export class ComputeManager {
     return this.viewCache
   }
 
-  /** A peer's view with the bundles published here that it can run: those signed by a key it says it trusts. */
+  /**
+   * A peer's view with the bundles published here that it can run: those
+   * signed by a key it says it trusts (WGSL shaders only where it has a GPU).
+   */
   private readonly withBundles = (p: PeerView): PeerView => {
     const trusts = p.caps.kernels.filter((k) => k.startsWith(SIGNED_CAP_PREFIX))
     if (trusts.length === 0) return p
-    const names = this.published.namesSignedBy(trusts.map((k) => k.slice(SIGNED_CAP_PREFIX.length)))
+    const names = this.published
+      .namesSignedBy(trusts.map((k) => k.slice(SIGNED_CAP_PREFIX.length)))
+      .filter((n) => p.caps.gpu || this.published.get(n)?.manifest.kind !== 'wgsl')
     return names.length ? { ...p, caps: { ...p.caps, kernels: [...p.caps.kernels, ...names] } } : p
   }
 
@@ -301,8 +307,7 @@ function travelingRunner(local: LocalCompute, code: CodeStore | undefined): Task
     async run(kernel, input, opts) {
       if (!isBundleName(kernel)) return local.run(kernel, input, opts)
       if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
-      const output = await code.run(kernel, opts.peer, input, opts)
-      return { output, substrate: 'cpu' }
+      return code.run(kernel, opts.peer, input, opts)
     },
   }
 }

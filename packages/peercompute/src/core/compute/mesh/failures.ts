@@ -1,4 +1,5 @@
 import {
+  BindingMismatchError,
   DataSourceError,
   MalformedResultError,
   PayloadTooLargeError,
@@ -17,6 +18,7 @@ export const DEFAULT_MAX_ATTEMPTS = 4
 
 /** Errors that any peer would meet too (the data source, the size): the job fails without trying others. */
 const NON_RETRYABLE: Record<string, new (message: string, opts?: ErrorOptions) => PeerComputeError> = {
+  BindingMismatchError,
   DataSourceError,
   PayloadTooLargeError,
 }

@@ -1,5 +1,7 @@
+import type { CodeManifest } from '../../code/manifest.js'
 import { isOp } from '../../ops.js'
 import type { WgslTask } from '../gpu/gpu-executor.js'
+import { encodeWgslTask, type RemoteWgslTask } from '../gpu/remote-wgsl.js'
 import type { LocalCompute } from '../local-compute.js'
 import type { RangeInput } from '../range-fetch.js'
 import type { Job } from './job.js'
@@ -20,7 +22,11 @@ export type TaskSpec =
       data: Uint8Array | RangeInput
       params?: Record<string, unknown>
     } & Pick<SubmitSpec, 'redundancy' | 'policy' | 'requirements' | 'signal'>)
+  /** WGSL source run on this node's own GPU. */
   | ({ id: string; type: 'webgpu'; signal?: AbortSignal } & WgslTask)
+  /** A signed WGSL bundle (`code`: its name from `publish`) run on a peer with a GPU, placed like a data job's piece. */
+  | ({ id: string; type: 'webgpu'; shader?: undefined } & RemoteWgslTask &
+      Pick<SubmitSpec, 'redundancy' | 'policy' | 'requirements' | 'signal' | 'maxAttempts' | 'deadlineMs' | 'peers'>)
 
 /** What `submitTask` resolves to; failures resolve too, with `success: false` and the error. */
 export interface TaskResult {
@@ -43,14 +49,25 @@ export interface TaskSubmitter {
   submit(spec: SubmitSpec): Job
   /** Any job (a registered kernel's too). */
   startJob(init: JobInit, policy: SubmitSpec['policy']): Job
+  /** The manifest of a bundle this node published (a WGSL task is checked against it before it leaves). */
+  manifest?(name: string): CodeManifest | undefined
 }
 
-/** Runs a task in the original README's shape: `kernel` tasks on the mesh, `webgpu` (WGSL) tasks on this node's GPU. */
+/**
+ * Runs a task in the original README's shape: `kernel` tasks on the mesh;
+ * `webgpu` tasks with `shader` on this node's GPU, with `code` (a signed WGSL
+ * bundle) on the mesh's GPU peers only.
+ */
 export async function submitTask(m: TaskSubmitter, task: TaskSpec): Promise<TaskResult> {
   const t0 = performance.now()
   const base = { id: task.id, substrate: 'local', peers: [] as string[], costUsd: 0, pieces: [] as PieceReport[] }
   try {
+    if (task.type === 'webgpu' && 'code' in task && task.code !== undefined) {
+      const job = m.startJob(remoteWgslJob(task, m.manifest?.(task.code)), task.policy)
+      return { ...base, ...(await job.result), id: task.id }
+    }
     if (task.type === 'webgpu') {
+      if (typeof task.shader !== 'string') throw new TypeError('a webgpu task needs shader (WGSL source) or code (a bundle)')
       const { id: _id, type: _type, signal, ...wgsl } = task
       const result = await m.local.runWgsl(wgsl, signal)
       return {
@@ -85,5 +102,29 @@ export async function submitTask(m: TaskSubmitter, task: TaskSpec): Promise<Task
       error: { name: e.name, message: e.message },
       executionTimeMs: performance.now() - t0,
     }
+  }
+}
+
+/** The job of a signed WGSL task: one piece, only on peers with a GPU, its result exactly the output's bytes. */
+function remoteWgslJob(
+  task: Extract<TaskSpec, { type: 'webgpu'; code: string }>,
+  manifest: CodeManifest | undefined,
+): JobInit {
+  if (manifest && manifest.kind !== 'wgsl') throw new TypeError(`${task.code} is a ${manifest.kind} bundle, not WGSL`)
+  const { params, data } = encodeWgslTask(task, manifest)
+  const size = params.output.size
+  return {
+    kernel: task.code,
+    data,
+    params: params as unknown as Record<string, unknown>,
+    requirements: { ...task.requirements, gpu: true },
+    redundancy: task.redundancy,
+    maxAttempts: task.maxAttempts,
+    deadlineMs: task.deadlineMs,
+    peers: task.peers,
+    signal: task.signal,
+    includeLocal: false,
+    checkResult: (v) =>
+      v instanceof Uint8Array && v.length === size ? undefined : `a WGSL result must be exactly ${size} bytes`,
   }
 }

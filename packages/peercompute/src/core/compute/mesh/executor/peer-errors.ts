@@ -8,8 +8,10 @@ import { KernelError } from '../../../errors.js'
  */
 const MESSAGES: Record<string, string> = {
   AbortError: 'the task was aborted on the executor',
+  BindingMismatchError: "the task's buffers are not the bindings its shader declares",
   DataSourceError: 'the data source could not be read',
   GpuDeviceLostError: 'the GPU was lost while the task ran',
+  GpuLimitError: "the task's dispatch or buffers exceed this executor's GPU limits",
   GpuUnavailableError: 'no GPU could run the task',
   GpuValidationError: 'the GPU refused the task',
   KernelNotFoundError: 'the kernel is not available here',
