@@ -43,7 +43,9 @@ describe.skipIf(!gpu)('signed WGSL on remote GPU peers', () => {
     for (const g of gpuPeers) expect(g.capabilities().gpu).toBe(true)
     await waitFor('the submitter sees every executor and its trust', () =>
       [...gpuPeers, noGpu].every((t) =>
-        submitter.getStatus().peers.some((p) => p.id === t.peerId && p.caps.kernels.some((k) => k.startsWith('signed:'))),
+        submitter
+          .getStatus()
+          .peers.some((p) => p.id === t.peerId && p.caps.kernels.some((k) => k.startsWith('signed:'))),
       ),
     )
   }, 60_000)
@@ -91,7 +93,12 @@ describe.skipIf(!gpu)('signed WGSL on remote GPU peers', () => {
     try {
       const a = words(300, 3)
       // only the liar first: its result is refused at the submitter, so the job has no one left
-      const alone = await submitter.submitTask({ id: 'l1', type: 'webgpu', ...tripleTask(name, a, 1), peers: [liar.peerId] })
+      const alone = await submitter.submitTask({
+        id: 'l1',
+        type: 'webgpu',
+        ...tripleTask(name, a, 1),
+        peers: [liar.peerId],
+      })
       expect(alone.success).toBe(false)
       const res = await submitter.submitTask({
         id: 'l2',

@@ -75,7 +75,9 @@ describe('traveling WGSL tasks', () => {
       const t = encodeWgslTask(task({ workgroups }))
       expect(() => decodeWgslTask('src', manifest, t.params, t.data), String(workgroups)).toThrow(GpuLimitError)
     }
-    const uni = encodeWgslTask(task({ bindings: [...task().bindings.slice(0, 1), { binding: 0, size: 1 << 17 }, task().bindings[2]] }))
+    const uni = encodeWgslTask(
+      task({ bindings: [...task().bindings.slice(0, 1), { binding: 0, size: 1 << 17 }, task().bindings[2]] }),
+    )
     expect(() => decodeWgslTask('src', manifest, uni.params, uni.data)).toThrow(GpuLimitError)
     expect(() => decodeWgslTask('src', manifest, ok.params, ok.data, { ...WGSL_LIMITS, maxBytes: 100 })).toThrow(
       PayloadTooLargeError,
@@ -97,7 +99,8 @@ describe('traveling WGSL tasks', () => {
       { ...params, output: { binding: 2 } },
       { ...params, bindings: Array.from({ length: 65 }, (_, i) => ({ binding: i, size: 4, length: 0 })) },
     ]
-    for (const p of bad) expect(() => decodeWgslTask('src', manifest, p, data), JSON.stringify(p)).toThrow(ProtocolError)
+    for (const p of bad)
+      expect(() => decodeWgslTask('src', manifest, p, data), JSON.stringify(p)).toThrow(ProtocolError)
     expect(() => decodeWgslTask('src', manifest, params, data.subarray(1))).toThrow(ProtocolError)
   })
 })

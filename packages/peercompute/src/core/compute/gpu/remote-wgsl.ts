@@ -93,7 +93,9 @@ export function encodeWgslTask(
     const kinds = new Map(manifest.bindings.map((b) => [b.binding, b.kind]))
     for (const b of task.bindings)
       if (b.kind !== undefined && kinds.get(b.binding) !== b.kind)
-        throw new BindingMismatchError(`binding ${b.binding} is ${kinds.get(b.binding) ?? 'not declared'}, not ${b.kind}`)
+        throw new BindingMismatchError(
+          `binding ${b.binding} is ${kinds.get(b.binding) ?? 'not declared'}, not ${b.kind}`,
+        )
     checkAgainstManifest(params, manifest)
   }
   const data = new Uint8Array(bindings.reduce((s, b) => s + b.length, 0))
@@ -132,7 +134,9 @@ export function decodeWgslTask(
       throw new GpuLimitError(`uniform binding ${b.binding} of ${b.size} bytes exceeds ${limits.maxUniformBytes}`)
   }
   if (total > limits.maxBytes)
-    throw new PayloadTooLargeError(`the task's buffers total ${total} bytes; this executor takes at most ${limits.maxBytes}`)
+    throw new PayloadTooLargeError(
+      `the task's buffers total ${total} bytes; this executor takes at most ${limits.maxBytes}`,
+    )
   if (initial !== input.length)
     throw new ProtocolError(`the input is ${input.length} bytes; the bindings' initial bytes are ${initial}`)
   const [x, y, z] = p.workgroups

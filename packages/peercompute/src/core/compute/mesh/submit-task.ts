@@ -67,7 +67,8 @@ export async function submitTask(m: TaskSubmitter, task: TaskSpec): Promise<Task
       return { ...base, ...(await job.result), id: task.id }
     }
     if (task.type === 'webgpu') {
-      if (typeof task.shader !== 'string') throw new TypeError('a webgpu task needs shader (WGSL source) or code (a bundle)')
+      if (typeof task.shader !== 'string')
+        throw new TypeError('a webgpu task needs shader (WGSL source) or code (a bundle)')
       const { id: _id, type: _type, signal, ...wgsl } = task
       const result = await m.local.runWgsl(wgsl, signal)
       return {
