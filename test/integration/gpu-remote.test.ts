@@ -2,6 +2,7 @@
 // SwiftShader (Debian's chromium ships its Vulkan driver). The submitter has
 // no GPU; a peer that trusts the key but has no GPU is never chosen.
 import { existsSync } from 'node:fs'
+import * as kernels from '@peercompute/kernels'
 import { generatePublisherKey, importPublisherKey, type NodeKernel, nodeGpuAvailable, signBundle } from 'peercompute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRIPLE_SIGN, TRIPLE_WGSL, tripleCpu, tripleTask, words } from './fixtures/triple-wgsl.js'
@@ -111,6 +112,17 @@ describe.skipIf(!gpu)('signed WGSL on remote GPU peers', () => {
       expect(res.result).toEqual(tripleCpu(a, 1))
     } finally {
       lie = false
+    }
+  }, 60_000)
+
+  it('a built-in with requirements.gpu runs on the GPU peers, on WebGPU, and equals the CPU kernel', async () => {
+    const data = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7) & 0xff)
+    const res = await submitter.submit({ op: 'add', data, imm: 9, pieceBytes: 1 << 20, requirements: { gpu: true } })
+      .result
+    expect(Buffer.compare(res.result as Uint8Array, kernels.add(data, 9))).toBe(0)
+    for (const p of res.pieces) {
+      expect(gpuPeers.map((g) => g.peerId)).toContain(p.peer)
+      expect(p.substrate).toBe('node:webgpu')
     }
   }, 60_000)
 

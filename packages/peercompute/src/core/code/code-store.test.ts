@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { UntrustedCodeError } from '../errors.js'
+import type { WgslTask } from '../compute/gpu/gpu-executor.js'
+import { encodeWgslTask } from '../compute/gpu/remote-wgsl.js'
+import { BindingMismatchError, GpuUnavailableError, KernelNotFoundError, UntrustedCodeError } from '../errors.js'
 import { decodeBundle, encodeBundle } from './bundle-format.js'
 import { bundleName } from './bundle-name.js'
 import { type CodePool, CodeStore } from './code-store.js'
@@ -61,7 +63,7 @@ describe('CodeStore refuses what does not verify before the pool sees it', () =>
     const p = pool()
     const ok = new CodeStore({ trust: [pub.publicKey], pool: p, dial: async () => Promise.reject(), own: () => good })
     const name = await bundleName(good)
-    expect(await ok.run(name, 'peer', Uint8Array.of(1), {})).toBe('ran')
+    expect(await ok.run(name, 'peer', Uint8Array.of(1), {})).toEqual({ output: 'ran', substrate: 'cpu' })
     expect(p.registered).toEqual([name])
     expect(ok.stats()).toMatchObject({ entries: 1, bytes: CODE.length })
     // bytes that do not hash to the name they were asked for are not that code
@@ -75,5 +77,80 @@ describe('CodeStore refuses what does not verify before the pool sees it', () =>
       name: 'UntrustedCodeError',
       reason: 'code-mismatch',
     })
+  })
+})
+
+describe('CodeStore runs WGSL bundles on the GPU it is given', () => {
+  const SHADER =
+    '@group(0) @binding(0) var<storage, read_write> d: array<u32>;\n@compute @workgroup_size(1) fn run() { d[0] = 7u; }\n'
+
+  it('a verified shader goes to the GPU as a checked task, never to the pool; a task that does not fit never reaches the GPU', async () => {
+    const pub = await generatePublisherKey()
+    const key = await importPublisherKey(pub.secretKeyPem)
+    const init = {
+      name: 's',
+      version: '1',
+      kind: 'wgsl',
+      entry: 'run',
+      bindings: [{ binding: 0, kind: 'storage' }],
+    } as const
+    const bundle = await signBundle(new TextEncoder().encode(SHADER), init, key)
+    const name = await bundleName(bundle)
+    const p = pool()
+    const seen: WgslTask[] = []
+    const store = new CodeStore({
+      trust: [pub.publicKey],
+      pool: p,
+      gpu: async (task) => {
+        seen.push(task)
+        return Uint8Array.of(7, 0, 0, 0)
+      },
+      dial: async () => Promise.reject(),
+      own: () => bundle,
+    })
+    const ok = encodeWgslTask({
+      code: name,
+      workgroups: [1],
+      bindings: [{ binding: 0, size: 4 }],
+      output: { binding: 0, size: 4 },
+    })
+    expect(await store.run(name, 'peer', ok.data, { params: ok.params })).toEqual({
+      output: Uint8Array.of(7, 0, 0, 0),
+      substrate: 'webgpu',
+    })
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatchObject({
+      shader: SHADER,
+      entryPoint: 'run',
+      bindings: [{ binding: 0, kind: 'storage', size: 4 }],
+    })
+    expect(p.registered).toEqual([])
+    const bad = encodeWgslTask({
+      code: name,
+      workgroups: [1],
+      bindings: [{ binding: 1, size: 4 }],
+      output: { binding: 1, size: 4 },
+    })
+    await expect(store.run(name, 'peer', bad.data, { params: bad.params })).rejects.toBeInstanceOf(BindingMismatchError)
+    expect(seen).toHaveLength(1)
+    // a node without a GPU refuses shaders; one without a pool refuses kernels
+    const noGpu = new CodeStore({
+      trust: [pub.publicKey],
+      pool: pool(),
+      dial: async () => Promise.reject(),
+      own: () => bundle,
+    })
+    await expect(noGpu.run(name, 'peer', ok.data, { params: ok.params })).rejects.toBeInstanceOf(GpuUnavailableError)
+    const kernel = await signBundle(CODE, { name: 'k', version: '1', kind: 'kernel' }, key)
+    const noPool = new CodeStore({
+      trust: [pub.publicKey],
+      gpu: async () => new Uint8Array(0),
+      dial: async () => Promise.reject(),
+      own: () => kernel,
+    })
+    await expect(noPool.run(await bundleName(kernel), 'peer', Uint8Array.of(1), {})).rejects.toBeInstanceOf(
+      KernelNotFoundError,
+    )
+    await Promise.all([store.stop(), noGpu.stop(), noPool.stop()])
   })
 })
