@@ -6,7 +6,7 @@ import { decodeBundle, encodeBundle } from './bundle-format.js'
 import { bundleName } from './bundle-name.js'
 import { type CodePool, CodeStore } from './code-store.js'
 import { generatePublisherKey, importPublisherKey } from './keys.js'
-import { signBundle } from './sign.js'
+import { type SignInit, signBundle } from './sign.js'
 
 const CODE = new TextEncoder().encode('export default (x) => x\n')
 
@@ -92,8 +92,8 @@ describe('CodeStore runs WGSL bundles on the GPU it is given', () => {
       version: '1',
       kind: 'wgsl',
       entry: 'run',
-      bindings: [{ binding: 0, kind: 'storage' }],
-    } as const
+      bindings: [{ binding: 0, kind: 'storage' as const }],
+    } satisfies SignInit
     const bundle = await signBundle(new TextEncoder().encode(SHADER), init, key)
     const name = await bundleName(bundle)
     const p = pool()
