@@ -140,8 +140,8 @@ export class GpuExecutor {
         gen,
         signal,
         async () => {
-          const oom = await device.popErrorScope()
-          const invalid = await device.popErrorScope()
+          // both popped at once: another task's scopes may be pushed while this one awaits
+          const [oom, invalid] = await Promise.all([device.popErrorScope(), device.popErrorScope()])
           const e = oom ?? invalid
           if (e) throw new GpuValidationError(`WGSL task failed: ${e.message}`)
         },

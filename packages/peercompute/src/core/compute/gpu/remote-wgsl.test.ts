@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { CodeManifest } from '../../code/manifest.js'
 import { BindingMismatchError, GpuLimitError, PayloadTooLargeError, ProtocolError } from '../../errors.js'
@@ -102,5 +103,45 @@ describe('traveling WGSL tasks', () => {
     for (const p of bad)
       expect(() => decodeWgslTask('src', manifest, p, data), JSON.stringify(p)).toThrow(ProtocolError)
     expect(() => decodeWgslTask('src', manifest, params, data.subarray(1))).toThrow(ProtocolError)
+  })
+})
+
+describe('traveling WGSL tasks: anything a peer sends', () => {
+  const TYPED = [ProtocolError, BindingMismatchError, PayloadTooLargeError, GpuLimitError]
+  const small = fc.oneof(fc.integer({ min: -2, max: 70_000 }), fc.constantFrom(2 ** 40, 2 ** 53, 1.5, Number.NaN))
+  const binding = fc.record(
+    { binding: fc.integer({ min: -1, max: 4 }), size: small, length: small },
+    { requiredKeys: ['binding'] },
+  )
+  const params = fc.oneof(
+    fc.anything(),
+    fc.record({
+      workgroups: fc.oneof(fc.array(small, { maxLength: 4 }), fc.anything()),
+      bindings: fc.oneof(fc.array(binding, { maxLength: 6 }), fc.anything()),
+      output: fc.oneof(fc.record({ binding: fc.integer({ min: -1, max: 4 }), size: small }), fc.anything()),
+    }),
+  )
+
+  it('is a task within the limits and the declared bindings, or one of the typed refusals', () => {
+    fc.assert(
+      fc.property(params, fc.uint8Array({ maxLength: 256 }), (p, input) => {
+        let t: ReturnType<typeof decodeWgslTask>
+        try {
+          t = decodeWgslTask('src', manifest, p, input)
+        } catch (err) {
+          expect(
+            TYPED.some((C) => err instanceof C),
+            String(err),
+          ).toBe(true)
+          return
+        }
+        expect(t.bindings.map((b) => b.binding).sort()).toEqual([0, 1, 2])
+        expect(t.bindings.reduce((s, b) => s + (b.size ?? 0), 0)).toBeLessThanOrEqual(WGSL_LIMITS.maxBytes)
+        expect(t.bindings.reduce((s, b) => s + (b.data?.length ?? 0), 0)).toBe(input.length)
+        const [x, y = 1, z = 1] = t.workgroups
+        expect(x * y * z).toBeLessThanOrEqual(WGSL_LIMITS.maxWorkgroups)
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
