@@ -83,6 +83,7 @@ export {
   encodeWgslTask,
   type RemoteWgslBinding,
   type RemoteWgslTask,
+  resolveWgslLimits,
   WGSL_LIMITS,
   type WgslLimits,
   type WgslTaskParams,

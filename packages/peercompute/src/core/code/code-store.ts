@@ -1,5 +1,5 @@
 import type { WgslTask } from '../compute/gpu/gpu-executor.js'
-import { decodeWgslTask, WGSL_LIMITS, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
+import { decodeWgslTask, resolveWgslLimits, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
 import {
   AbortError,
   GpuUnavailableError,
@@ -96,7 +96,7 @@ export class CodeStore {
   constructor(init: CodeStoreInit) {
     this.init = init
     this.limits = { ...CODE_STORE_LIMITS, ...init.limits }
-    this.wgslLimits = { ...WGSL_LIMITS, ...init.wgslLimits }
+    this.wgslLimits = resolveWgslLimits(init.wgslLimits)
   }
 
   /** Verified kernels held and their bytes, for status and tests. */

@@ -100,6 +100,7 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
               pool: init.codePool,
               // signed WGSL runs on this node's GPU (the local compute says GpuUnavailableError where it has none)
               gpu: init.local.webgpu ? (task, signal) => init.local.runWgsl(task, signal) : undefined,
+              wgslLimits: init.options.wgslLimits,
               dial: (peer, p, o) => net.dialProtocol(peer, p, o),
               own: (name) => this.compute.published.bytes(name),
               log: init.options.log,

@@ -18,3 +18,14 @@ describe('checkNodeOptions: trust', () => {
     )
   })
 })
+
+describe('checkNodeOptions: wgslLimits', () => {
+  it('takes positive integer overrides of WGSL_LIMITS and refuses anything else with InvalidOptionError', () => {
+    const relays = ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWRelay']
+    expect(() => checkNodeOptions({ relays, wgslLimits: { maxBytes: 1 << 20, maxWorkgroups: 1024 } })).not.toThrow()
+    for (const bad of [{ maxBytes: 0 }, { maxBytes: 1.5 }, { maxWorkgroups: -1 }, { nope: 1 }, 'x'])
+      expect(() => checkNodeOptions({ relays, wgslLimits: bad as never }), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ name: 'InvalidOptionError' }),
+      )
+  })
+})

@@ -1,4 +1,5 @@
 import { parsePublicKey } from '../code/keys.js'
+import { resolveWgslLimits, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
 import { resolveLimits, type TaskLimits } from '../compute/mesh/executor/limits.js'
 import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
 import { InvalidOptionError, UnsupportedOptionError } from '../errors.js'
@@ -39,6 +40,8 @@ export interface NodeOptions {
   urlPolicy?: UrlPolicy
   /** Limits on tasks from other peers. */
   limits?: Partial<TaskLimits>
+  /** Limits on signed WGSL tasks from other peers on this node's GPU (defaults: `WGSL_LIMITS`). */
+  wgslLimits?: Partial<WgslLimits>
   /** How often the `status` event fires and presence is refreshed, ms (default 5,000). */
   statusIntervalMs?: number
   /** Not built yet: setting it fails with `UnsupportedOptionError`. */
@@ -76,6 +79,7 @@ export function checkNodeOptions(o: NodeOptions): void {
   resolveUrlPolicy(o.urlPolicy) // throws a TypeError that names the bad field
   if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
   if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
+  if (o.wgslLimits !== undefined) resolveWgslLimits(o.wgslLimits)
   if (o.trust !== undefined) {
     if (!Array.isArray(o.trust) || o.trust.length > MAX_TRUSTED_KEYS)
       throw new InvalidOptionError(`trust must be an array of at most ${MAX_TRUSTED_KEYS} publisher keys`)

@@ -1,5 +1,11 @@
 import type { CodeManifest } from '../../code/manifest.js'
-import { BindingMismatchError, GpuLimitError, PayloadTooLargeError, ProtocolError } from '../../errors.js'
+import {
+  BindingMismatchError,
+  GpuLimitError,
+  InvalidOptionError,
+  PayloadTooLargeError,
+  ProtocolError,
+} from '../../errors.js'
 import { int, obj } from '../../wire/validate.js'
 import type { WgslBinding, WgslTask } from './gpu-executor.js'
 
@@ -56,6 +62,20 @@ export const WGSL_LIMITS: WgslLimits = {
   maxWorkgroupsPerDimension: 65_535,
   maxWorkgroups: 1 << 22,
   maxUniformBytes: 64 * 1024,
+}
+
+/** The defaults with `overrides` applied; a limit that is not a positive integer is an `InvalidOptionError`. */
+export function resolveWgslLimits(overrides: Partial<WgslLimits> = {}): WgslLimits {
+  if (typeof overrides !== 'object' || overrides === null) throw new InvalidOptionError('wgslLimits must be an object')
+  const out: WgslLimits = { ...WGSL_LIMITS }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue
+    if (!Object.hasOwn(WGSL_LIMITS, key)) throw new InvalidOptionError(`wgslLimits.${key} is not a WGSL limit`)
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new InvalidOptionError(`wgslLimits.${key} must be a positive integer`)
+    out[key as keyof WgslLimits] = value
+  }
+  return out
 }
 
 /** Largest buffer size a task may name, bytes (beyond any executor's `maxBytes`). */
