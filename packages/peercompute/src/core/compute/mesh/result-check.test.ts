@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem } from './result-check.js'
+import { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem, wgslResultProblem } from './result-check.js'
 
 describe('result shapes per op', () => {
   it('accepts what each op gives over a piece', () => {
@@ -38,5 +38,16 @@ describe('result shapes per op', () => {
     expect(resultBytesProblem('crc32c', 100, 4)).toMatch(/not bytes/)
     expect(resultBytesProblem('k', 1, MAX_KERNEL_RESULT_BYTES)).toBeUndefined()
     expect(resultBytesProblem('k', 1, MAX_KERNEL_RESULT_BYTES + 1)).toMatch(/exceeds/)
+  })
+})
+
+describe('WGSL results', () => {
+  it('are exactly the output size in bytes', () => {
+    expect(wgslResultProblem(new Uint8Array(16), 16)).toBeUndefined()
+    expect(wgslResultProblem(new Uint8Array(0), 0)).toBeUndefined()
+    expect(wgslResultProblem(new Uint8Array(15), 16)).toMatch(/exactly 16 bytes; got 15/)
+    expect(wgslResultProblem(new Uint8Array(17), 16)).toMatch(/exactly 16 bytes/)
+    expect(wgslResultProblem({ json: 1 }, 16)).toMatch(/must be bytes; got object/)
+    expect(wgslResultProblem(16, 16)).toMatch(/got number 16/)
   })
 })

@@ -77,6 +77,15 @@ function opResultProblem(op: Op, value: unknown, pieceBytes: number): string | u
   }
 }
 
+/**
+ * Why `value` is not the result of a WGSL task whose output is `size` bytes:
+ * exactly that many bytes, nothing else. Undefined when it is.
+ */
+export function wgslResultProblem(value: unknown, size: number): string | undefined {
+  if (!(value instanceof Uint8Array)) return `a WGSL result must be bytes; got ${describe(value)}`
+  return value.length === size ? undefined : `a WGSL result must be exactly ${size} bytes; got ${value.length}`
+}
+
 /** A short, safe description of a value a peer sent (never its whole content). */
 function describe(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes`

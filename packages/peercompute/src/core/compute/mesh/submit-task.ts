@@ -7,6 +7,7 @@ import type { RangeInput } from '../range-fetch.js'
 import type { Job } from './job.js'
 import type { JobInit, JobSpec, PieceReport } from './job-types.js'
 import type { PolicyName, SchedulerPolicy } from './policies.js'
+import { wgslResultProblem } from './result-check.js'
 
 /** A job as `submit` takes it: the policy may be named. */
 export interface SubmitSpec extends Omit<JobSpec, 'policy'> {
@@ -125,7 +126,6 @@ function remoteWgslJob(
     peers: task.peers,
     signal: task.signal,
     includeLocal: false,
-    checkResult: (v) =>
-      v instanceof Uint8Array && v.length === size ? undefined : `a WGSL result must be exactly ${size} bytes`,
+    checkResult: (v) => wgslResultProblem(v, size),
   }
 }
