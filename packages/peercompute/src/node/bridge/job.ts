@@ -81,11 +81,6 @@ export function parseJob(raw: string, limits: JobLimits): ParsedJob {
   const r = v.safeParse(JobSchema, json)
   if (!r.success) return { ok: false, jobId, error: new InvalidJobError(describe(r.issues)) }
   const p = r.output.program
-  try {
-    checkUrl(p.data_url, limits.urlPolicy)
-  } catch (err) {
-    return { ok: false, jobId, error: new InvalidJobError(`program.data_url refused: ${(err as Error).message}`) }
-  }
   if (p.length > limits.maxLength)
     return { ok: false, jobId, error: new InvalidJobError(`program.length ${p.length} exceeds ${limits.maxLength}`) }
   if ((p.op === 'xor' || p.op === 'add') && p.length > limits.maxOutputBytes)
@@ -96,6 +91,11 @@ export function parseJob(raw: string, limits: JobLimits): ParsedJob {
         `${p.op} output of ${p.length} bytes exceeds the result bound ${limits.maxOutputBytes}`,
       ),
     }
+  try {
+    checkUrl(p.data_url, limits.urlPolicy)
+  } catch (err) {
+    return { ok: false, jobId, error: new InvalidJobError(`program.data_url refused: ${(err as Error).message}`) }
+  }
   const job: BridgeJob = {
     jobId: r.output.job_id,
     op: p.op,
