@@ -111,8 +111,19 @@ export class RedisBridge {
       maxOutputBytes: bound('maxOutputBytes', o.maxOutputBytes, 16 * 2 ** 20),
       urlPolicy: resolveUrlPolicy(o.urlPolicy),
     }
-    const log = (what: string) => (err: Error) => this.log(`redis ${what}: ${err.message}`)
-    this.client = createClient({ url: o.redisUrl }) as Redis
+    // a Redis that is down errors on every reconnect attempt: one line per distinct error per 10 s
+    const said = new Map<string, number>()
+    const log = (what: string) => (err: Error) => {
+      const line = `redis ${what}: ${err.message}`
+      if (Date.now() - (said.get(line) ?? 0) < 10_000) return
+      if (said.size > 100) said.clear()
+      said.set(line, Date.now())
+      this.log(line)
+    }
+    this.client = createClient({
+      url: o.redisUrl,
+      socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
+    }) as Redis
     this.client.on('error', log('error'))
     this.blocking = this.client.duplicate() as Redis
     this.blocking.on('error', log('error (blocking connection)'))
@@ -215,36 +226,52 @@ export class RedisBridge {
       if (parsed.jobId === undefined) {
         this.counts.rejected++
         this.log(`rejected a queued item: ${parsed.error.message}`)
-        await this.queue.reject(item, {
-          reason: parsed.error.message,
-          bytes: Buffer.byteLength(item),
-          head: item.slice(0, 256),
-        })
+        const record = { reason: parsed.error.message, bytes: Buffer.byteLength(item), head: item.slice(0, 256) }
+        await this.retrying('recording a rejected item', () => this.queue.reject(item, record))
         return
       }
       this.counts.failed++
       this.log(`job ${parsed.jobId} refused: ${parsed.error.message}`)
-      await writeResult(this.client, errorResult(parsed.jobId, parsed.error), this.ttlS)
-      await this.queue.ack(item)
+      const doc = errorResult(parsed.jobId, parsed.error)
+      await this.retrying('writing a result', () => writeResult(this.client, doc, this.ttlS))
+      await this.retrying('LREM', () => this.queue.ack(item))
       return
     }
     const job = parsed.job
-    if (await hasResult(this.client, job.jobId)) {
+    if (await this.retrying('EXISTS', () => hasResult(this.client, job.jobId))) {
       this.counts.skipped++
       this.log(`job ${job.jobId} already has a result; not run again`)
-      await this.queue.ack(item)
+      await this.retrying('LREM', () => this.queue.ack(item))
       return
     }
     const result = await this.execute(job)
     if (result === undefined) return // stopping: the item stays in the processing list and stop() re-queues it
-    const wrote = await writeResult(this.client, result, this.ttlS)
-    await this.queue.ack(item)
+    const wrote = await this.retrying('writing a result', () => writeResult(this.client, result, this.ttlS))
+    await this.retrying('LREM', () => this.queue.ack(item))
     if (result.success) this.counts.completed++
     else this.counts.failed++
     this.log(
       `job ${job.jobId} done: ${result.success ? `${job.op} = ${result.result_data}` : `failed: ${result.error_type}: ${result.error}`}` +
         `${wrote ? '' : ' (a result was already written; kept that one)'}`,
     )
+  }
+
+  /**
+   * Retries a Redis write through a short outage (about 40 s in all), so a
+   * finished job is not stranded in the processing list until a restart.
+   * Gives up at once when the bridge stops: stop() re-queues the item, and
+   * the result check keeps a job whose result was written from running again.
+   */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (this.halt.signal.aborted || i >= 8) throw err
+        this.log(`${what} failed (${(err as Error).message}); retrying`)
+        await sleep(Math.min(250 * 2 ** i, 10_000), undefined, { signal: this.halt.signal }).catch(() => {})
+      }
+    }
   }
 
   /** Runs a job on the mesh; its pieces' metrics are pushed as they finish. Undefined when the bridge is stopping. */
