@@ -62,6 +62,8 @@ function spawnBridge(redisUrl: string, relay: string, id: string) {
       '--no-local',
       '--concurrency',
       '2',
+      '--lease',
+      '2',
     ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )

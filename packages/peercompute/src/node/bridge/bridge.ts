@@ -4,6 +4,7 @@ import { resolveUrlPolicy, type UrlPolicy } from '../../core/compute/url-policy.
 import { InvalidOptionError } from '../../core/errors.js'
 import type { NodeKernel } from '../../core/kernel/node-kernel.js'
 import { type BridgeJob, type JobLimits, parseJob } from './job.js'
+import { BRIDGE_ID, BridgeLease, reclaimOrphans } from './lease.js'
 import { queueKeys, type Redis, ReliableQueue } from './queue.js'
 import {
   type BridgeResult,
@@ -41,6 +42,13 @@ export interface RedisBridgeOptions {
   rejectedCap?: number
   /** A job still running after this long fails with an error result, ms (default 1 h). */
   jobTimeoutMs?: number
+  /**
+   * The bridge's lease on its id, ms (default 15,000): renewed every third of
+   * it; a bridge started with the id of a running one waits for it; and the
+   * processing list of a bridge whose lease lapsed (killed, not restarted) is
+   * moved back to the queue by the others, checked this often.
+   */
+  leaseMs?: number
   /** Run pieces on the bridge's own node too (default true). */
   includeLocal?: boolean
   /** One line per event (taken, done, refused, recovered); default none. */
@@ -56,6 +64,8 @@ export interface BridgeStats {
   skipped: number
   /** Items that were not jobs (no readable job id, or too large). */
   rejected: number
+  /** Items moved back to the queue from other bridges' lists (bridges whose lease lapsed). */
+  reclaimed: number
   inFlight: number
 }
 
@@ -93,12 +103,20 @@ export class RedisBridge {
     failed: 0,
     skipped: 0,
     rejected: 0,
+    reclaimed: 0,
   }
+  private readonly lease: BridgeLease
+  private readonly leaseMs: number
+  /** Jobs running here by id: a second item with a running job's id waits for it, then finds its result. */
+  private readonly running = new Map<string, Promise<unknown>>()
   private loop?: Promise<void>
+  private sweeper?: ReturnType<typeof setInterval>
+  private sweeping = false
+  private started = false
   private stopped = false
 
   constructor(o: RedisBridgeOptions) {
-    if (!/^[\w.:-]{1,64}$/.test(o.bridgeId))
+    if (!BRIDGE_ID.test(o.bridgeId))
       throw new InvalidOptionError('bridgeId must be 1 to 64 letters, digits, _ . : or -')
     this.o = o
     this.bridgeId = o.bridgeId
@@ -106,6 +124,8 @@ export class RedisBridge {
     this.ttlS = bound('resultTtlS', o.resultTtlS, 86_400)
     this.metricsCap = bound('metricsCap', o.metricsCap, 10_000)
     this.jobTimeoutMs = bound('jobTimeoutMs', o.jobTimeoutMs, 3_600_000)
+    this.leaseMs = bound('leaseMs', o.leaseMs, 15_000)
+    if (this.leaseMs < 300) throw new InvalidOptionError('leaseMs must be at least 300')
     this.limits = {
       maxLength: bound('maxLength', o.maxLength, 2 ** 30),
       maxOutputBytes: bound('maxOutputBytes', o.maxOutputBytes, 16 * 2 ** 20),
@@ -134,22 +154,41 @@ export class RedisBridge {
       maxItemBytes: bound('maxItemBytes', o.maxItemBytes, 64 * 1024),
       rejectedCap: bound('rejectedCap', o.rejectedCap, 1000),
     })
+    this.lease = new BridgeLease(this.client, o.bridgeId, this.leaseMs)
   }
 
-  /** Connects, re-queues what a previous life of this bridge left in flight, and starts taking jobs. */
+  /**
+   * Connects, takes the lease on the bridge id (waiting while another running
+   * bridge holds it), re-queues what a previous life of this bridge left in
+   * flight, and starts taking jobs and sweeping the lists of lapsed bridges.
+   */
   async start(): Promise<void> {
-    if (this.loop || this.stopped) throw new InvalidOptionError('a bridge starts once')
+    if (this.started || this.stopped) throw new InvalidOptionError('a bridge starts once')
+    this.started = true
     try {
       await this.client.connect()
       await this.blocking.connect()
+      await this.lease.acquire(this.halt.signal, (ttl) =>
+        this.log(
+          `bridge id ${this.bridgeId} is leased by a running bridge, or a killed one's lease runs ${ttl} ms more; waiting`,
+        ),
+      )
+      this.lease.keep((err) =>
+        this.log(
+          `lease ${this.lease.key} ${err ? `not renewed: ${err.message}` : 'was lost (a stall past it?); taking it again'}`,
+        ),
+      )
       this.counts.recovered = await this.queue.recover()
     } catch (err) {
-      // no reconnecting client may outlive a failed start
+      // no reconnecting client or renewal timer may outlive a failed start
+      this.lease.stopKeeping()
       for (const c of [this.client, this.blocking]) if (c.isOpen) c.destroy()
       throw err
     }
     if (this.counts.recovered) this.log(`re-queued ${this.counts.recovered} job(s) a previous run left in flight`)
     this.loop = this.run().catch((err: Error) => this.log(`queue loop ended: ${err.message}`))
+    this.sweep()
+    this.sweeper = setInterval(() => this.sweep(), this.leaseMs)
   }
 
   /**
@@ -159,7 +198,11 @@ export class RedisBridge {
   async stop(graceMs = 0): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    if (!this.loop) return // never started: nothing connected
+    clearInterval(this.sweeper)
+    if (!this.loop) {
+      this.halt.abort() // a start() under way gives up (and closes what it opened)
+      return
+    }
     // a BLMOVE under way is cut off; if Redis moved an item meanwhile, the re-queue below takes it back
     this.blocking.destroy()
     if (graceMs > 0 && this.inflight.size) {
@@ -178,12 +221,34 @@ export class RedisBridge {
     } catch (err) {
       this.log(`stopping: could not re-queue (a bridge with id ${this.bridgeId} will): ${(err as Error).message}`)
     }
+    await this.lease.release().catch(() => {}) // else it lapses by itself
     this.client.destroy()
   }
 
   /** Counts since start, and the jobs in flight now. */
   stats(): BridgeStats {
     return { ...this.counts, inFlight: this.inflight.size }
+  }
+
+  /** Moves back the jobs of bridges whose lease lapsed; one sweep at a time, never rejects. */
+  private sweep(): void {
+    if (this.sweeping || this.stopped) return
+    this.sweeping = true
+    reclaimOrphans(this.client, {
+      queue: this.queue.keys.queue,
+      processing: (id) => queueKeys(id).processing,
+      self: this.bridgeId,
+    })
+      .then((moved) => {
+        for (const m of moved) {
+          this.counts.reclaimed += m.moved
+          this.log(`re-queued ${m.moved} job(s) of bridge ${m.bridgeId}, which holds no lease`)
+        }
+      })
+      .catch((err: Error) => this.log(`sweeping lapsed bridges: ${err.message}`))
+      .finally(() => {
+        this.sweeping = false
+      })
   }
 
   private log(line: string): void {
@@ -238,6 +303,19 @@ export class RedisBridge {
       return
     }
     const job = parsed.job
+    const same = this.running.get(job.jobId)
+    if (same) await same.catch(() => {})
+    const mine = this.finish(item, job)
+    this.running.set(job.jobId, mine)
+    try {
+      await mine
+    } finally {
+      if (this.running.get(job.jobId) === mine) this.running.delete(job.jobId)
+    }
+  }
+
+  /** A parsed job: skipped if answered already, else run, answered and LREMed. */
+  private async finish(item: string, job: BridgeJob): Promise<void> {
     if (await this.retrying('EXISTS', () => hasResult(this.client, job.jobId))) {
       this.counts.skipped++
       this.log(`job ${job.jobId} already has a result; not run again`)

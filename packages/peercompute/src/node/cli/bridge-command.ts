@@ -11,14 +11,15 @@ import { parseSize } from './size.js'
 /** The usage lines of `peercompute bridge`. */
 export const BRIDGE_USAGE = `  bridge --redis URL --relay ADDR [--id ID | --data-dir DIR] [--concurrency N] [--peers N]
          [--result-ttl S] [--metrics-cap N] [--max-length SIZE] [--max-output SIZE]
-         [--max-job-bytes SIZE] [--job-timeout S] [--allow-origin URL]... [--no-local] [--loopback]
+         [--max-job-bytes SIZE] [--job-timeout S] [--lease S] [--allow-origin URL]... [--no-local] [--loopback]
       take the original system's jobs from Redis (LPUSH packetfs:jobs:queue '{"job_id",
       "program": {"op", "data_url", "offset", "length", "imm"}, ...}'), run them on the mesh,
       write packetfs:results:<job_id> (TTL --result-ttl, default 86400 s) and per-piece
       records to packetfs:metrics (capped at --metrics-cap, default 10000); at most
       --concurrency jobs at once (default 4). --id names this bridge's processing list
       (default: an id kept in DIR/bridge-id, DIR default .peercompute); a bridge restarted
-      with the same id re-queues the jobs it had in flight`
+      with the same id re-queues the jobs it had in flight; a bridge holds a lease on its id
+      (--lease, default 15 s) and the jobs of a bridge whose lease lapsed go back to the queue`
 
 /** The bridge's id: `--id`, or one kept in `dir/bridge-id` (made on first use). */
 async function bridgeId(id: string | undefined, dir: string): Promise<string> {
@@ -62,6 +63,7 @@ export async function bridgeCommand(args: string[]): Promise<number> {
       'max-output': { type: 'string' },
       'max-job-bytes': { type: 'string' },
       'job-timeout': { type: 'string' },
+      lease: { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
       'no-local': { type: 'boolean' },
     },
@@ -76,6 +78,7 @@ export async function bridgeCommand(args: string[]): Promise<number> {
   }
   const id = await bridgeId(values.id, values['data-dir'] ?? '.peercompute')
   const jobTimeout = int('job-timeout')
+  const lease = int('lease')
   const settings = {
     redisUrl: values.redis,
     bridgeId: id,
@@ -87,6 +90,7 @@ export async function bridgeCommand(args: string[]): Promise<number> {
     maxOutputBytes: size(values['max-output'], '--max-output'),
     maxItemBytes: size(values['max-job-bytes'], '--max-job-bytes'),
     jobTimeoutMs: jobTimeout === undefined ? undefined : jobTimeout * 1000,
+    leaseMs: lease === undefined ? undefined : lease * 1000,
     includeLocal: !values['no-local'],
     log: (line: string) => console.log(`bridge ${id}: ${line}`),
   }
