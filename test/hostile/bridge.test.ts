@@ -4,7 +4,7 @@
 // record when there is no job id to answer), never a crash, never a fetch the
 // node's URL policy refuses, and never more jobs in flight than the bound.
 import { prng } from '@peercompute/kernels/testing'
-import { runOp } from 'peercompute'
+import { BRIDGES_KEY, runOp } from 'peercompute'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type BridgeFixture, bridgeFixture, DATA, QUEUE, until } from '../integration/bridge-fixture.js'
 import { watchUnhandled } from './attacker.js'
@@ -125,12 +125,25 @@ describe('hostile queue items', () => {
   }, 300_000)
 
   it('the metrics list stays within its cap', async () => {
-    const b = await started(f.bridge(await f.node({ allowPrivate: true }), 'h3', { urlPolicy: { allowPrivate: true }, metricsCap: 5 }))
+    const b = await started(
+      f.bridge(await f.node({ allowPrivate: true }), 'h3', { urlPolicy: { allowPrivate: true }, metricsCap: 5 }),
+    )
     await f.db.lPush(
       QUEUE,
       Array.from({ length: 12 }, (_, i) => f.job(`m-${i}`, { length: 10 + i })),
     )
     await until('twelve jobs done', () => b.stats().completed === 12)
     expect(Number(await f.db.lLen('packetfs:metrics'))).toBe(5)
+  }, 60_000)
+
+  it('forged bridge registry entries are dropped, and a bad one does not stop the sweep', async () => {
+    await f.db.sAdd(BRIDGES_KEY, ['../../etc', 'a b', 'x'.repeat(5000), 'notalist', 'orphan'])
+    await f.db.set('packetfs:jobs:processing:notalist', 'a string, not a list')
+    await f.db.lPush('packetfs:jobs:processing:orphan', f.job('from-orphan', { data_url: 'http://10.0.0.1/' }))
+    const b = await started(f.bridge(await f.node(), 'h9', { leaseMs: 500 }))
+    await until('the orphan job answered', async () => (await f.db.exists('packetfs:results:from-orphan')) === 1)
+    await until('the forged ids dropped', async () => (await f.db.sMembers(BRIDGES_KEY)).join() === 'h9')
+    expect(await f.db.get('packetfs:jobs:processing:notalist')).toBe('a string, not a list') // not ours to touch
+    expect(b.stats().reclaimed).toBe(1)
   }, 60_000)
 })

@@ -122,12 +122,20 @@ export async function reclaimOrphans(
       await client.sRem(BRIDGES_KEY, bridgeId)
       continue
     }
-    const moved = Number(
-      await client.eval(RECLAIM, {
-        keys: [leaseKey(bridgeId), o.processing(bridgeId), o.queue, BRIDGES_KEY],
-        arguments: [String(o.maxItems ?? 1000), bridgeId],
-      }),
-    )
+    let moved: number
+    try {
+      moved = Number(
+        await client.eval(RECLAIM, {
+          keys: [leaseKey(bridgeId), o.processing(bridgeId), o.queue, BRIDGES_KEY],
+          arguments: [String(o.maxItems ?? 1000), bridgeId],
+        }),
+      )
+    } catch (err) {
+      // not a list (WRONGTYPE): not a processing list this code made; leave it, and go on with the others
+      if (!/WRONGTYPE/.test((err as Error).message)) throw err
+      await client.sRem(BRIDGES_KEY, bridgeId)
+      continue
+    }
     if (moved > 0) out.push({ bridgeId, moved })
   }
   return out
