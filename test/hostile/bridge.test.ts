@@ -136,6 +136,16 @@ describe('hostile queue items', () => {
     expect(Number(await f.db.lLen('packetfs:metrics'))).toBe(5)
   }, 60_000)
 
+  it('a range past the end of the data fails its job with an error result, not a hang', async () => {
+    const b = await started(f.bridge(await f.node({ allowPrivate: true }), 'h8', { urlPolicy: { allowPrivate: true } }))
+    await f.db.lPush(QUEUE, [f.job('past-end', { offset: DATA.length - 10, length: 1000 }), f.job('fine')])
+    await until('both answered', () => b.stats().completed + b.stats().failed === 2)
+    const r = JSON.parse((await f.db.get('packetfs:results:past-end')) as string)
+    expect(r).toMatchObject({ success: false, result_data: null })
+    expect(r.error_type).toBe('DataSourceError')
+    expect(b.stats()).toMatchObject({ completed: 1, failed: 1 })
+  }, 60_000)
+
   it('forged bridge registry entries are dropped, and a bad one does not stop the sweep', async () => {
     await f.db.sAdd(BRIDGES_KEY, ['../../etc', 'a b', 'x'.repeat(5000), 'notalist', 'orphan'])
     await f.db.set('packetfs:jobs:processing:notalist', 'a string, not a list')
