@@ -75,7 +75,13 @@ export async function bridgeFixture() {
     },
     /** A RedisBridge on `node` (refusing private data unless `extra` says), not started. */
     bridge(node: NodeKernel, id: string, extra: Partial<RedisBridgeOptions> = {}): RedisBridge {
-      const b = new RedisBridge({ node, redisUrl: redis.url, bridgeId: id, urlPolicy: { allowPrivate: false }, ...extra })
+      const b = new RedisBridge({
+        node,
+        redisUrl: redis.url,
+        bridgeId: id,
+        urlPolicy: { allowPrivate: false },
+        ...extra,
+      })
       cleanups.push(() => b.stop())
       return b
     },
