@@ -212,3 +212,12 @@ export class BindingMismatchError extends PeerComputeError {
 export class GpuLimitError extends PeerComputeError {
   override name = 'GpuLimitError'
 }
+
+/**
+ * A queued job (the Redis bridge's `packetfs:jobs:queue`) that is not a valid
+ * job: not JSON, a missing or wrong field, a length beyond the bridge's bound,
+ * or a data URL the node's URL policy refuses. The message says which.
+ */
+export class InvalidJobError extends PeerComputeError {
+  override name = 'InvalidJobError'
+}

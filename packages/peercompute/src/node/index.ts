@@ -14,6 +14,10 @@
  * ```
  */
 export * from '../index.js'
+export { type BridgeStats, RedisBridge, type RedisBridgeOptions } from './bridge/bridge.js'
+export { type BridgeJob, type JobLimits, type ParsedJob, parseJob } from './bridge/job.js'
+export { BRIDGES_KEY, leaseKey, reclaimOrphans } from './bridge/lease.js'
+export { type BridgeResult, resultData } from './bridge/results.js'
 export { createNodeGpu, type GpuPresenceProbe, gpuMayExist, nodeGpuAvailable } from './compute/node-gpu.js'
 export { checkingLookup, nodeRangeTransport } from './compute/node-range-transport.js'
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `peercompute` command.
 import { parseArgs } from 'node:util'
+import { BRIDGE_USAGE, bridgeCommand } from './bridge-command.js'
 import { keysCommand, signCommand, verifyCommand } from './code-commands.js'
 import { demoCommand } from './demo-command.js'
 import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
@@ -39,6 +40,7 @@ commands:
       check a bundle as an executor would; print its manifest, or exit 1
   relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
+${BRIDGE_USAGE}
   help
       print this text`
 
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'worker') return workerCommand(rest)
   if (command === 'submit') return submitCommand(rest)
   if (command === 'map') return mapCommand(rest)
+  if (command === 'bridge') return bridgeCommand(rest)
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'

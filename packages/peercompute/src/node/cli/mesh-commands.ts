@@ -54,7 +54,7 @@ export function positiveInt(s: string, what: string): number {
 }
 
 /** Resolves when SIGINT or SIGTERM arrives. */
-function untilSignal(): Promise<string> {
+export function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
     const on = (sig: string) => {
       process.off('SIGINT', on)
