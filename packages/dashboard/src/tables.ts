@@ -1,0 +1,103 @@
+// The capacity, peers and jobs tables.
+import { byId, el, setRows, shortId } from './dom.ts'
+import type { Job, Snapshot } from './types.ts'
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits })
+
+/** Capacity by substrate and the totals row. */
+export function renderCapacity(snap: Snapshot): void {
+  const tbody = byId<HTMLTableElement>('capacity').tBodies[0]
+  setRows(
+    tbody,
+    Object.entries(snap.capacity)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([substrate, c]) =>
+        el(
+          'tr',
+          { 'data-substrate': substrate },
+          el('th', { scope: 'row' }, substrate),
+          el('td', {}, c.peers),
+          el('td', {}, c.cores),
+          el('td', {}, fmt(c.memoryMb)),
+          el('td', {}, c.gpus),
+        ),
+      ),
+  )
+  byId('total-peers').textContent = String(snap.total.peers)
+  byId('total-cores').textContent = String(snap.total.cores)
+  byId('total-memory').textContent = fmt(snap.total.memoryMb)
+  byId('total-gpus').textContent = String(snap.total.gpus)
+}
+
+/** Most peers listed in the table (the capacity table counts them all). */
+export const MAX_PEER_ROWS = 500
+
+/** The peers table. */
+export function renderPeers(snap: Snapshot): void {
+  byId('peer-count').textContent = `(${snap.peers.length})`
+  const withAddrs = snap.peers.some((p) => p.addrs)
+  setRows(
+    byId<HTMLTableElement>('peers').tBodies[0],
+    snap.peers
+      .slice(0, MAX_PEER_ROWS)
+      .map((p) =>
+        el(
+          'tr',
+          { 'data-peer': p.id },
+          el('th', { scope: 'row' }, shortId(p.id)),
+          el('td', {}, p.substrate),
+          el('td', {}, p.cores),
+          el('td', {}, p.gpu ? 'yes' : 'no'),
+          el('td', {}, p.price.model === 'free' ? 'free' : `$${p.price.usd} ${p.price.model}`),
+          el('td', {}, p.rttMs === null ? '–' : fmt(p.rttMs, 1)),
+          el('td', {}, `${p.load.running} running, ${p.load.queued} queued`),
+          el('td', { class: 'addrs' }, p.addrs ? p.addrs.join(' ') : withAddrs ? '' : 'token needed'),
+        ),
+      ),
+  )
+}
+
+/** The jobs table; `cancel` is given only with a token. */
+export function renderJobs(
+  jobs: Job[],
+  cancel: ((id: string) => void) | null,
+  details: (job: Job, into: HTMLElement) => void,
+): void {
+  setRows(
+    byId<HTMLTableElement>('jobs').tBodies[0],
+    jobs.map((j) => {
+      const total = Math.max(j.progress.total, 0)
+      const live = j.state === 'queued' || j.state === 'running'
+      const more = el('details', {}, el('summary', {}, 'pieces'))
+      more.addEventListener('toggle', () => {
+        if (more.open) details(j, more)
+      })
+      return el(
+        'tr',
+        { 'data-job': j.id, 'data-state': j.state },
+        el('th', { scope: 'row' }, shortId(j.id)),
+        el('td', {}, j.kernel),
+        el('td', { class: 'state' }, j.state),
+        el(
+          'td',
+          {},
+          el('progress', { max: total || 1, value: j.progress.done, 'aria-label': `job ${j.id} progress` }),
+          el('span', { class: 'progress-text' }, ` ${j.progress.done} / ${total}`),
+        ),
+        el('td', {}, more),
+        el('td', {}, fmt(j.costUsd, 6)),
+        el(
+          'td',
+          {},
+          cancel && live
+            ? (() => {
+                const b = el('button', { type: 'button', 'aria-label': `cancel job ${j.id}` }, 'Cancel')
+                b.addEventListener('click', () => cancel(j.id))
+                return b
+              })()
+            : '',
+        ),
+      )
+    }),
+  )
+}
