@@ -3,6 +3,8 @@ import { byId, el, setRows, shortId } from './dom.ts'
 import type { Job, Snapshot } from './types.ts'
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits })
+/** Prices are tiny (a Lambda invocation is $0.0000002): significant digits, never exponents. */
+const fmtUsd = (n: number) => n.toLocaleString('en', { maximumSignificantDigits: 3, maximumFractionDigits: 12 })
 
 /** Capacity by substrate and the totals row. */
 export function renderCapacity(snap: Snapshot): void {
@@ -48,7 +50,7 @@ export function renderPeers(snap: Snapshot): void {
           el('td', {}, p.substrate),
           el('td', {}, p.cores),
           el('td', {}, p.gpu ? 'yes' : 'no'),
-          el('td', {}, p.price.model === 'free' ? 'free' : `$${p.price.usd} ${p.price.model}`),
+          el('td', {}, p.price.model === 'free' ? 'free' : `$${fmtUsd(p.price.usd)} ${p.price.model}`),
           el('td', {}, p.rttMs === null ? '–' : fmt(p.rttMs, 1)),
           el('td', {}, `${p.load.running} running, ${p.load.queued} queued`),
           el('td', { class: 'addrs' }, p.addrs ? p.addrs.join(' ') : withAddrs ? '' : 'token needed'),
@@ -85,7 +87,7 @@ export function renderJobs(
           el('span', { class: 'progress-text' }, ` ${j.progress.done} / ${total}`),
         ),
         el('td', {}, more),
-        el('td', {}, fmt(j.costUsd, 6)),
+        el('td', {}, fmtUsd(j.costUsd)),
         el(
           'td',
           {},
