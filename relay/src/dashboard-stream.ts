@@ -36,6 +36,8 @@ export class DashboardStreams {
   private readonly perIp = new Map<string, number>()
   private readonly cache = new Map<boolean, { at: number; json: string }>()
   private stopped = false
+  /** Streams cut off because the client did not take a snapshot in time, since start. */
+  cutOff = 0
   private readonly limits: DashboardStreamLimits
   private readonly snapshot: (withAddrs: boolean) => unknown
 
@@ -87,6 +89,7 @@ export class DashboardStreams {
         while (!stream.aborted && !stream.closed && !this.stopped) {
           const data = this.json(withAddrs)
           if (!(await this.writeWithin(stream, data))) {
+            this.cutOff++
             stream.abort()
             break
           }

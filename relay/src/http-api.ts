@@ -37,6 +37,8 @@ export interface RelayHttpApi {
   readonly app: Hono<{ Bindings: HttpBindings }>
   /** Dashboard streams open now. */
   readonly dashboardStreams: number
+  /** Dashboard streams cut off for not reading, since start. */
+  readonly dashboardStreamsCutOff: number
   /** Ends the dashboard streams; new ones get 503. */
   stop(): void
 }
@@ -118,9 +120,9 @@ export function createRelayHttpApi(init: RelayHttpInit): RelayHttpApi {
     })
   })
   app.get('/api/dashboard/stream', (c) => {
-    // EventSource cannot send headers: the token may come as ?token=
-    const q = c.req.query('token')
-    const withAddrs = authorized(c) || (typeof q === 'string' && tokenMatches(q, token))
+    // EventSource cannot send headers: the token may come as ?token= (once: a repeated one is no token)
+    const q = c.req.queries('token') ?? []
+    const withAddrs = authorized(c) || (q.length === 1 && tokenMatches(q[0], token))
     return streams.handle(c, clientIp(c), withAddrs)
   })
   app.get('/metrics', async (c) =>
@@ -155,6 +157,9 @@ export function createRelayHttpApi(init: RelayHttpInit): RelayHttpApi {
     app,
     get dashboardStreams() {
       return streams.size
+    },
+    get dashboardStreamsCutOff() {
+      return streams.cutOff
     },
     stop: () => streams.stop(),
   }

@@ -211,6 +211,12 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     'Registry streams or connections cut for floods or backlog since start',
     () => registry.cutOff,
   )
+  gauge('peercompute_relay_dashboard_streams', 'Dashboard event streams open', () => api.dashboardStreams)
+  gauge(
+    'peercompute_relay_dashboard_streams_cut_off',
+    'Dashboard event streams cut off since start because the client did not read',
+    () => api.dashboardStreamsCutOff,
+  )
   const announcements = new Counter({
     name: 'peercompute_registry_announcements_total',
     help: 'Announcements accepted (rate: announcements/s)',
