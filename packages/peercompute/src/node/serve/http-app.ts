@@ -87,6 +87,8 @@ export function createHttpApp(init: HttpAppInit): Hono {
       } catch (err) {
         return problem(400, `the body is not JSON: ${(err as Error).message.slice(0, 200)}`)
       }
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return problem(400, 'the body must be a JSON object (a job request)')
       const parsed = v.safeParse(JobRequestSchema, body)
       if (!parsed.success) return problem(400, issuesDetail(parsed.issues))
       try {
