@@ -194,3 +194,8 @@ export class UntrustedCodeError extends PeerComputeError {
     this.reason = reason
   }
 }
+
+/** An Idempotency-Key came back with a different request body than the one that made its job (HTTP 409). */
+export class IdempotencyConflictError extends PeerComputeError {
+  override name = 'IdempotencyConflictError'
+}
