@@ -81,8 +81,13 @@ function renderAllJobs(): void {
   renderJobs(list, token() ? cancelJob : null, showPieces)
 }
 
+const FINAL = new Set(['done', 'failed', 'cancelled'])
+
 function upsertJob(job: Job): void {
   if (!job.id) return
+  // an event sent before a job ended can arrive after the DELETE's answer: an ended job stays ended
+  const known = page.jobs.get(job.id)
+  if (known && FINAL.has(known.state) && !FINAL.has(job.state)) return
   page.jobs.set(job.id, job)
   for (const id of page.jobs.keys()) {
     if (page.jobs.size <= MAX_JOBS) break
@@ -108,7 +113,7 @@ function showPieces(job: Job, into: HTMLElement): void {
           el(
             'li',
             {},
-            `#${p.index} ${p.outcome} on ${p.substrate} ${p.peer.slice(-6)}: ${p.durationMs} ms, $${p.costUsd}`,
+            `#${p.index} ${p.outcome} on ${p.substrate} ${p.peer.slice(-6)}: ${Math.round(p.durationMs)} ms, $${p.costUsd}`,
           ),
         )
       into.querySelector('ul')?.remove()

@@ -64,7 +64,11 @@ export function parseJob(v: unknown): Job {
     state: str(o.state, 20),
     kernel: str(o.kernel, 40),
     createdAt: typeof o.createdAt === 'number' ? o.createdAt : str(o.createdAt, 40),
-    progress: { done: num(p.done), total: num(p.total) },
+    progress: {
+      done: num(p.done),
+      total: num(p.total),
+      ...(typeof p.pieces === 'number' ? { pieces: num(p.pieces) } : {}),
+    },
     costUsd: num(o.costUsd),
     ...(Array.isArray(o.pieces) ? { pieces: o.pieces.slice(0, 10_000).map(piece) } : {}),
   }

@@ -53,10 +53,21 @@ export function renderPeers(snap: Snapshot): void {
           el('td', {}, p.price.model === 'free' ? 'free' : `$${fmtUsd(p.price.usd)} ${p.price.model}`),
           el('td', {}, p.rttMs === null ? '–' : fmt(p.rttMs, 1)),
           el('td', {}, `${p.load.running} running, ${p.load.queued} queued`),
-          el('td', { class: 'addrs' }, p.addrs ? p.addrs.join(' ') : withAddrs ? '' : 'token needed'),
+          el(
+            'td',
+            { class: 'addrs' },
+            ...(p.addrs ? p.addrs.map((a) => el('div', {}, a)) : [withAddrs ? '' : 'token needed']),
+          ),
         ),
       ),
   )
+}
+
+/** "42% (3 pieces)": bytes done of total, and pieces where the server counts them. */
+function progressText(j: Job): string {
+  const pct = j.progress.total > 0 ? Math.floor((100 * j.progress.done) / j.progress.total) : 0
+  const pieces = j.progress.pieces
+  return `${pct}%${pieces === undefined ? '' : ` (${pieces} ${pieces === 1 ? 'piece' : 'pieces'})`}`
 }
 
 /** The jobs table; `cancel` is given only with a token. */
@@ -65,15 +76,23 @@ export function renderJobs(
   cancel: ((id: string) => void) | null,
   details: (job: Job, into: HTMLElement) => void,
 ): void {
+  const tbody = byId<HTMLTableElement>('jobs').tBodies[0]
+  // an open pieces list survives the table's redraws
+  const kept = new Map<string, HTMLDetailsElement>()
+  for (const d of tbody.querySelectorAll<HTMLDetailsElement>('details[data-job]')) kept.set(d.dataset.job as string, d)
   setRows(
-    byId<HTMLTableElement>('jobs').tBodies[0],
+    tbody,
     jobs.map((j) => {
       const total = Math.max(j.progress.total, 0)
       const live = j.state === 'queued' || j.state === 'running'
-      const more = el('details', {}, el('summary', {}, 'pieces'))
-      more.addEventListener('toggle', () => {
-        if (more.open) details(j, more)
-      })
+      let more = kept.get(j.id)
+      if (!more) {
+        const d = el('details', { 'data-job': j.id }, el('summary', {}, 'pieces'))
+        d.addEventListener('toggle', () => {
+          if (d.open) details(j, d)
+        })
+        more = d
+      }
       return el(
         'tr',
         { 'data-job': j.id, 'data-state': j.state },
@@ -84,7 +103,7 @@ export function renderJobs(
           'td',
           {},
           el('progress', { max: total || 1, value: j.progress.done, 'aria-label': `job ${j.id} progress` }),
-          el('span', { class: 'progress-text' }, ` ${j.progress.done} / ${total}`),
+          el('span', { class: 'progress-text' }, ` ${progressText(j)}`),
         ),
         el('td', {}, more),
         el('td', {}, fmtUsd(j.costUsd)),

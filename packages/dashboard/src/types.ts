@@ -36,7 +36,8 @@ export interface Job {
   state: string
   kernel: string
   createdAt: string | number
-  progress: { done: number; total: number }
+  /** Bytes done of total; `pieces` done where the server says. */
+  progress: { done: number; total: number; pieces?: number }
   costUsd: number
   pieces?: PieceReport[]
 }
