@@ -79,7 +79,8 @@ export function renderJobs(
   const tbody = byId<HTMLTableElement>('jobs').tBodies[0]
   // an open pieces list survives the table's redraws
   const kept = new Map<string, HTMLDetailsElement>()
-  for (const d of tbody.querySelectorAll<HTMLDetailsElement>('details[data-job]')) kept.set(d.dataset.job as string, d)
+  for (const d of Array.from(tbody.querySelectorAll<HTMLDetailsElement>('details[data-job]')))
+    kept.set(d.dataset.job as string, d)
   setRows(
     tbody,
     jobs.map((j) => {
