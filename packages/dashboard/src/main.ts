@@ -71,8 +71,11 @@ function connectSnapshots(): void {
       status.textContent = `bad snapshot: ${(err as Error).message}`
     }
   })
-  snapshots.addEventListener('error', () => {
+  const source = snapshots
+  source.addEventListener('error', () => {
     status.textContent = 'disconnected: retrying…'
+    // EventSource gives up on an HTTP error (503 when the relay is busy): try again later
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => snapshots === source && connectSnapshots(), 5000)
   })
 }
 
@@ -96,10 +99,15 @@ function upsertJob(job: Job): void {
   renderAllJobs()
 }
 
-async function cancelJob(id: string): Promise<void> {
-  const res = await fetch(api(`api/jobs/${encodeURIComponent(id)}`), { method: 'DELETE', headers: authHeaders() })
-  if (res.ok) upsertJob(parseJob(await res.json()))
-  else status.textContent = `cancel refused: HTTP ${res.status}`
+function cancelJob(id: string): void {
+  fetch(api(`api/jobs/${encodeURIComponent(id)}`), { method: 'DELETE', headers: authHeaders() })
+    .then(async (res) => {
+      if (res.ok) upsertJob(parseJob(await res.json()))
+      else status.textContent = `cancel refused: HTTP ${res.status}`
+    })
+    .catch((err: Error) => {
+      status.textContent = `cancel failed: ${err.message}`
+    })
 }
 
 function showPieces(job: Job, into: HTMLElement): void {
@@ -139,7 +147,15 @@ async function connectJobs(): Promise<void> {
   byId('jobs-section').hidden = false
   byId('charts-source').textContent = "From this node's jobs."
   for (const j of parseJobList(await res.json()).reverse()) upsertJob(j)
+  openJobEvents()
+}
+
+/** `/api/events`, opened again 5 s after an HTTP error (EventSource itself retries only network errors). */
+function openJobEvents(): void {
   const events = new EventSource(api('api/events'))
+  events.addEventListener('error', () => {
+    if (events.readyState === EventSource.CLOSED) setTimeout(openJobEvents, 5000)
+  })
   events.addEventListener('job', (e) => {
     try {
       upsertJob(parseJob(JSON.parse((e as MessageEvent<string>).data)))
@@ -186,4 +202,8 @@ byId('token-clear').addEventListener('click', () => {
 })
 
 void checkToken()
-connectJobs().finally(connectSnapshots)
+connectJobs()
+  .catch((err: Error) => {
+    status.textContent = `jobs unavailable: ${err.message}`
+  })
+  .finally(connectSnapshots)
