@@ -45,7 +45,9 @@ class FakeJob extends EventTarget {
     }
     this.dispatchEvent(new CustomEvent('piece', { detail: report }))
     this.dispatchEvent(
-      new CustomEvent('progress', { detail: { bytesDone: (index + 1) * length, bytesTotal: 0, piecesDone: index + 1 } }),
+      new CustomEvent('progress', {
+        detail: { bytesDone: (index + 1) * length, bytesTotal: 0, piecesDone: index + 1 },
+      }),
     )
   }
   finish(result: JobResult['result']): void {
@@ -83,7 +85,10 @@ function setup(init: Partial<JobServiceInit> = {}) {
   })
   const hub = new SseHub()
   const svc = service
-  stops.push(() => svc.stop(), () => hub.stop())
+  stops.push(
+    () => svc.stop(),
+    () => hub.stop(),
+  )
   const app = createHttpApp({
     service,
     hub,

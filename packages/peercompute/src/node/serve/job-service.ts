@@ -175,10 +175,10 @@ export class JobService {
     if (!job || isFinished(job.state)) return job
     job.cancelled = true
     job.abort.abort(new AbortError('the job was cancelled'))
-    if (job.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(job), 1)
-      this.finish(job, 'cancelled', { error: { name: 'AbortError', message: 'the job was cancelled' } })
-    } else job.mesh?.cancel()
+    if (job.state === 'queued') this.queue.splice(this.queue.indexOf(job), 1)
+    // cancelled from now on; the mesh job's own end (its pieces cancelled on their peers) follows
+    job.mesh?.cancel()
+    this.finish(job, 'cancelled', { error: { name: 'AbortError', message: 'the job was cancelled' } })
     return job
   }
 
