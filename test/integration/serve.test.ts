@@ -72,13 +72,14 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 
 /** Server-sent events of `res`, as they come. */
 async function* events(res: Response): AsyncGenerator<{ event: string; data: unknown }> {
-  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
   let buf = ''
   try {
     for (;;) {
       const { value, done } = await reader.read()
       if (done) return
-      buf += value
+      buf += decoder.decode(value, { stream: true })
       for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
         const block = buf.slice(0, i)
         buf = buf.slice(i + 2)
