@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobResult, PieceReport } from '../../core/compute/mesh/job-types.js'
 import type { SubmitSpec } from '../../core/compute/mesh/submit-task.js'
-import { AbortError } from '../../core/errors.js'
+import { AbortError, UrlNotAllowedError } from '../../core/errors.js'
 import { createHttpApp, MAX_BODY_BYTES } from './http-app.js'
 import { JobMetrics } from './job-metrics.js'
 import { JobService, type JobServiceInit, type MeshJob } from './job-service.js'
@@ -142,6 +142,17 @@ describe('the job API', () => {
       expect(doc.detail).toMatch(detail)
     }
     expect(service.list(10).jobs).toHaveLength(0)
+  })
+
+  it('refuses a URL the node may not fetch: 400', async () => {
+    const { post } = setup({
+      checkUrl: (url) => {
+        if (url.includes('169.254.169.254')) throw new UrlNotAllowedError(`${url}: a metadata address`)
+      },
+    })
+    const res = await post({ kernel: 'crc32c', source: { url: 'http://169.254.169.254/latest' }, length: 10 })
+    expect(res.status).toBe(400)
+    expect((await res.json()).detail).toMatch(/metadata/)
   })
 
   it('refuses a body over the limit (413) and a body that is not JSON by type (415)', async () => {

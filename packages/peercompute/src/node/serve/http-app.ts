@@ -5,7 +5,7 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { proxy } from 'hono/proxy'
 import * as v from 'valibot'
-import { IdempotencyConflictError, InvalidOptionError, QueueFullError } from '../../core/errors.js'
+import { IdempotencyConflictError, InvalidOptionError, QueueFullError, UrlNotAllowedError } from '../../core/errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { bodyHash, isFinished, type JobService, jobView } from './job-service.js'
 import { openApiDocument } from './openapi.js'
@@ -98,7 +98,7 @@ export function createHttpApp(init: HttpAppInit): Hono {
       } catch (err) {
         if (err instanceof IdempotencyConflictError) return problem(409, err.message)
         if (err instanceof QueueFullError) return problem(429, err.message, { 'retry-after': '5' })
-        if (err instanceof InvalidOptionError) return problem(400, err.message)
+        if (err instanceof InvalidOptionError || err instanceof UrlNotAllowedError) return problem(400, err.message)
         throw err
       }
     },

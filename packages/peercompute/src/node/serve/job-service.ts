@@ -15,6 +15,8 @@ export type MeshJob = Pick<Job, 'result' | 'cancel' | 'addEventListener'>
 export interface JobServiceInit {
   /** Starts a job on the mesh (`spec => node.compute.submit(spec)`). */
   submit: (spec: SubmitSpec) => MeshJob
+  /** Refuses a URL this node's policy does not allow (throws UrlNotAllowedError): checked at POST. */
+  checkUrl?: (url: string) => void
   /** The size of a URL's resource, for a URL source without `length` (a HEAD request). */
   contentLength?: (url: string, signal: AbortSignal) => Promise<number>
   /** Jobs running at once (default 4); more wait as `queued`. */
@@ -74,8 +76,8 @@ export function bodyHash(body: string): string {
  * tells listeners of every change.
  */
 export class JobService {
-  private readonly init: Required<Omit<JobServiceInit, 'metrics' | 'contentLength'>> &
-    Pick<JobServiceInit, 'metrics' | 'contentLength'>
+  private readonly init: Required<Omit<JobServiceInit, 'metrics' | 'contentLength' | 'checkUrl'>> &
+    Pick<JobServiceInit, 'metrics' | 'contentLength' | 'checkUrl'>
   private readonly jobs = new Map<string, JobRecord>()
   private readonly queue: JobRecord[] = []
   private readonly idem: IdempotencyKeys
@@ -110,7 +112,8 @@ export class JobService {
   /**
    * Accepts a checked request. With an Idempotency-Key already used for the
    * same body: that job (`created: false`); for another body: IdempotencyConflictError.
-   * QueueFullError when `maxQueued` jobs wait already; InvalidOptionError for a range outside the inline data.
+   * QueueFullError when `maxQueued` jobs wait already; InvalidOptionError for a range outside the inline data;
+   * UrlNotAllowedError for a URL that `checkUrl` refuses.
    */
   create(req: JobRequest, opts: { idempotencyKey?: string; bodyHash?: string } = {}) {
     if (this.stopped) throw new QueueFullError('the server is stopping')
@@ -128,6 +131,7 @@ export class JobService {
     if (this.queue.length >= this.init.maxQueued)
       throw new QueueFullError(`${this.queue.length} jobs are waiting already; try again later`)
     const spec = toSpec(req)
+    if (!(spec.data instanceof Uint8Array)) this.init.checkUrl?.(spec.data.url)
     const id = `job-${Date.now().toString(36)}-${(++this.seq).toString(36)}`
     const total = spec.data instanceof Uint8Array ? spec.data.length : spec.data.length
     const job: JobRecord = {

@@ -133,6 +133,7 @@ export async function startServe(init: ServeInit = {}): Promise<Served> {
       ...init.jobs,
       metrics,
       submit: (spec) => node.compute.submit({ ...spec, includeLocal }),
+      checkUrl: (url) => checkUrl(url, urlPolicy),
       contentLength: (url, signal) => contentLength(checkUrl(url, urlPolicy).href, signal),
     })
     const jobs = service
