@@ -26,9 +26,9 @@ export {
   type JobRecord,
   JobService,
   type JobServiceInit,
-  jobView,
   type MeshJob,
 } from './serve/job-service.js'
+export { jobView, MAX_INLINE_RESULT_BYTES } from './serve/job-shapes.js'
 export { openApiDocument } from './serve/openapi.js'
 export { type ApiJob, type ApiPieceReport, JOB_KERNELS, type JobRequest, JobRequestSchema } from './serve/schemas.js'
 export { DEFAULT_SSE_LIMITS, SseHub, type SseLimits, type SseStream } from './serve/sse.js'

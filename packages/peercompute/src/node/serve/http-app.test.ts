@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobResult, PieceReport } from '../../core/compute/mesh/job-types.js'
 import type { SubmitSpec } from '../../core/compute/mesh/submit-task.js'
@@ -70,7 +73,7 @@ afterEach(() => {
   for (const s of stops.splice(0)) s()
 })
 
-function setup(init: Partial<JobServiceInit> = {}) {
+function setup(init: Partial<JobServiceInit> = {}, dashboardDir?: string) {
   const jobs: FakeJob[] = []
   let service: JobService | undefined
   const metrics = new JobMetrics(() => service?.countByState() ?? {})
@@ -94,6 +97,7 @@ function setup(init: Partial<JobServiceInit> = {}) {
     hub,
     token: TOKEN,
     version: 'test',
+    dashboardDir,
     metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
   })
   const post = (body: unknown, headers: Record<string, string> = auth) =>
@@ -309,5 +313,21 @@ describe('the job API', () => {
     expect(m).toMatch(/peercompute_serve_piece_runs_total\{substrate="node",outcome="ok"\} 1/)
     expect(m).toMatch(/peercompute_serve_cost_usd_total\{substrate="node"\} 0.25/)
     expect(m).toMatch(/peercompute_serve_piece_duration_seconds_count\{substrate="node"\} 1/)
+  })
+
+  it('serves the dashboard at / when its folder exists, and nothing outside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pc-dash-'))
+    stops.push(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>dashboard</title>')
+    const { app } = setup({}, dir)
+    const page = await app.request('/')
+    expect(page.status).toBe(200)
+    expect(await page.text()).toMatch(/<title>dashboard/)
+    for (const path of ['/../../../etc/passwd', '/..%2f..%2f..%2fetc%2fpasswd', '/%2e%2e/%2e%2e/etc/passwd'])
+      expect(await (await app.request(path)).text()).not.toMatch(/root:/)
+    // the API's own 404s stay problem documents
+    expect((await app.request('/api/nope')).headers.get('content-type')).toBe('application/problem+json')
+    // without the folder, / is a 404, never a crash
+    expect((await setup().app.request('/')).status).toBe(404)
   })
 })
