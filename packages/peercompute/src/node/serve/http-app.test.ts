@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobResult, PieceReport } from '../../core/compute/mesh/job-types.js'
 import type { SubmitSpec } from '../../core/compute/mesh/submit-task.js'
 import { AbortError, UrlNotAllowedError } from '../../core/errors.js'
-import { createHttpApp, MAX_BODY_BYTES } from './http-app.js'
+import { createHttpApp, type HttpAppInit, MAX_BODY_BYTES } from './http-app.js'
 import { JobMetrics } from './job-metrics.js'
 import { JobService, type JobServiceInit, type MeshJob } from './job-service.js'
 import { SseHub } from './sse.js'
@@ -73,7 +74,7 @@ afterEach(() => {
   for (const s of stops.splice(0)) s()
 })
 
-function setup(init: Partial<JobServiceInit> = {}, dashboardDir?: string) {
+function setup(init: Partial<JobServiceInit> = {}, dashboardDir?: string, relayApp?: HttpAppInit['relayApp']) {
   const jobs: FakeJob[] = []
   let service: JobService | undefined
   const metrics = new JobMetrics(() => service?.countByState() ?? {})
@@ -98,6 +99,7 @@ function setup(init: Partial<JobServiceInit> = {}, dashboardDir?: string) {
     token: TOKEN,
     version: 'test',
     dashboardDir,
+    relayApp,
     metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
   })
   const post = (body: unknown, headers: Record<string, string> = auth) =>
@@ -329,5 +331,19 @@ describe('the job API', () => {
     expect((await app.request('/api/nope')).headers.get('content-type')).toBe('application/problem+json')
     // without the folder, / is a 404, never a crash
     expect((await setup().app.request('/')).status).toBe(404)
+  })
+
+  it("mounts a relay's hono app after the job API: its routes and pages, the job API's first", async () => {
+    const relay: HttpAppInit['relayApp'] = new Hono()
+    relay.get('/api/capacity', (c) => c.json({ total: { peers: 3 } }))
+    relay.get('/api/jobs', (c) => c.text('shadowed'))
+    relay.get('/', (c) => c.html('<title>relay dashboard</title>'))
+    const { app } = setup({}, undefined, relay)
+    expect(await (await app.request('/api/capacity')).json()).toEqual({ total: { peers: 3 } })
+    expect(await (await app.request('/')).text()).toMatch(/relay dashboard/)
+    expect((await (await app.request('/api/jobs')).json()).jobs).toEqual([])
+    const none = await app.request('/elsewhere')
+    expect(none.status).toBe(404)
+    expect(none.headers.get('content-type')).toBe('application/problem+json')
   })
 })
