@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { parseRelayConfig } from '@peercompute/relay'
 import { describe, expect, it } from 'vitest'
 import { relayArgs } from './relay-args.js'
 
@@ -15,6 +16,16 @@ describe('the committed bin script', () => {
     const { stdout } = await run(process.execPath, [BIN, '--help'])
     expect(stdout).toMatch(/^usage: peercompute <command>/)
     expect(stdout).toMatch(/serve \[--port N\]/)
+  })
+
+  it('is committed and in the lock file, so that npm ci links it before anything is built', async () => {
+    const root = fileURLToPath(new URL('../../../../../', import.meta.url))
+    const tracked = await run('git', ['ls-files', '--error-unmatch', 'packages/peercompute/bin/peercompute.js'], {
+      cwd: root,
+    })
+    expect(tracked.stdout.trim()).toBe('packages/peercompute/bin/peercompute.js')
+    const lock = JSON.parse(readFileSync(`${root}/package-lock.json`, 'utf8'))
+    expect(lock.packages['packages/peercompute'].bin).toEqual({ peercompute: 'bin/peercompute.js' })
   })
 
   it('on Node older than 22 says in one line which Node it needs, and exits 1', async () => {
@@ -46,5 +57,6 @@ describe('peercompute relay arguments', () => {
     expect(relayArgs(['--port', '9090', '--tcp-port', '1'])).toEqual(['--ws-port', '9090', '--tcp-port', '1'])
     expect(relayArgs(['--port=9090'])).toEqual(['--ws-port=9090'])
     expect(relayArgs(['--http-port', '9091'])).toEqual(['--http-port', '9091'])
+    expect(parseRelayConfig(relayArgs(['--port', '9999']), {}).wsPort).toBe(9999)
   })
 })

@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JobResult, PieceReport } from '../../core/compute/mesh/job-types.js'
 import type { SubmitSpec } from '../../core/compute/mesh/submit-task.js'
-import { AbortError } from '../../core/errors.js'
-import { createHttpApp, MAX_BODY_BYTES } from './http-app.js'
+import { AbortError, UrlNotAllowedError } from '../../core/errors.js'
+import { createHttpApp, type HttpAppInit, MAX_BODY_BYTES } from './http-app.js'
 import { JobMetrics } from './job-metrics.js'
 import { JobService, type JobServiceInit, type MeshJob } from './job-service.js'
 import { SseHub } from './sse.js'
@@ -45,7 +49,9 @@ class FakeJob extends EventTarget {
     }
     this.dispatchEvent(new CustomEvent('piece', { detail: report }))
     this.dispatchEvent(
-      new CustomEvent('progress', { detail: { bytesDone: (index + 1) * length, bytesTotal: 0, piecesDone: index + 1 } }),
+      new CustomEvent('progress', {
+        detail: { bytesDone: (index + 1) * length, bytesTotal: 0, piecesDone: index + 1 },
+      }),
     )
   }
   finish(result: JobResult['result']): void {
@@ -68,7 +74,7 @@ afterEach(() => {
   for (const s of stops.splice(0)) s()
 })
 
-function setup(init: Partial<JobServiceInit> = {}) {
+function setup(init: Partial<JobServiceInit> = {}, dashboardDir?: string, relayApp?: HttpAppInit['relayApp']) {
   const jobs: FakeJob[] = []
   let service: JobService | undefined
   const metrics = new JobMetrics(() => service?.countByState() ?? {})
@@ -83,12 +89,17 @@ function setup(init: Partial<JobServiceInit> = {}) {
   })
   const hub = new SseHub()
   const svc = service
-  stops.push(() => svc.stop(), () => hub.stop())
+  stops.push(
+    () => svc.stop(),
+    () => hub.stop(),
+  )
   const app = createHttpApp({
     service,
     hub,
     token: TOKEN,
     version: 'test',
+    dashboardDir,
+    relayApp,
     metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
   })
   const post = (body: unknown, headers: Record<string, string> = auth) =>
@@ -137,6 +148,17 @@ describe('the job API', () => {
       expect(doc.detail).toMatch(detail)
     }
     expect(service.list(10).jobs).toHaveLength(0)
+  })
+
+  it('refuses a URL the node may not fetch: 400', async () => {
+    const { post } = setup({
+      checkUrl: (url) => {
+        if (url.includes('169.254.169.254')) throw new UrlNotAllowedError(`${url}: a metadata address`)
+      },
+    })
+    const res = await post({ kernel: 'crc32c', source: { url: 'http://169.254.169.254/latest' }, length: 10 })
+    expect(res.status).toBe(400)
+    expect((await res.json()).detail).toMatch(/metadata/)
   })
 
   it('refuses a body over the limit (413) and a body that is not JSON by type (415)', async () => {
@@ -293,5 +315,35 @@ describe('the job API', () => {
     expect(m).toMatch(/peercompute_serve_piece_runs_total\{substrate="node",outcome="ok"\} 1/)
     expect(m).toMatch(/peercompute_serve_cost_usd_total\{substrate="node"\} 0.25/)
     expect(m).toMatch(/peercompute_serve_piece_duration_seconds_count\{substrate="node"\} 1/)
+  })
+
+  it('serves the dashboard at / when its folder exists, and nothing outside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pc-dash-'))
+    stops.push(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>dashboard</title>')
+    const { app } = setup({}, dir)
+    const page = await app.request('/')
+    expect(page.status).toBe(200)
+    expect(await page.text()).toMatch(/<title>dashboard/)
+    for (const path of ['/../../../etc/passwd', '/..%2f..%2f..%2fetc%2fpasswd', '/%2e%2e/%2e%2e/etc/passwd'])
+      expect(await (await app.request(path)).text()).not.toMatch(/root:/)
+    // the API's own 404s stay problem documents
+    expect((await app.request('/api/nope')).headers.get('content-type')).toBe('application/problem+json')
+    // without the folder, / is a 404, never a crash
+    expect((await setup().app.request('/')).status).toBe(404)
+  })
+
+  it("mounts a relay's hono app after the job API: its routes and pages, the job API's first", async () => {
+    const relay: HttpAppInit['relayApp'] = new Hono()
+    relay.get('/api/capacity', (c) => c.json({ total: { peers: 3 } }))
+    relay.get('/api/jobs', (c) => c.text('shadowed'))
+    relay.get('/', (c) => c.html('<title>relay dashboard</title>'))
+    const { app } = setup({}, undefined, relay)
+    expect(await (await app.request('/api/capacity')).json()).toEqual({ total: { peers: 3 } })
+    expect(await (await app.request('/')).text()).toMatch(/relay dashboard/)
+    expect((await (await app.request('/api/jobs')).json()).jobs).toEqual([])
+    const none = await app.request('/elsewhere')
+    expect(none.status).toBe(404)
+    expect(none.headers.get('content-type')).toBe('application/problem+json')
   })
 })

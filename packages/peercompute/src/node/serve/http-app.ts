@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { HttpBindings } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { proxy } from 'hono/proxy'
 import * as v from 'valibot'
-import { IdempotencyConflictError, InvalidOptionError, QueueFullError } from '../../core/errors.js'
+import { IdempotencyConflictError, InvalidOptionError, QueueFullError, UrlNotAllowedError } from '../../core/errors.js'
 import { IdempotencyKeys } from './idempotency.js'
-import { bodyHash, isFinished, type JobService, jobView } from './job-service.js'
+import { bodyHash, isFinished, type JobService } from './job-service.js'
+import { jobView } from './job-shapes.js'
 import { openApiDocument } from './openapi.js'
 import { issuesDetail, problem } from './problem.js'
 import { JobRequestSchema, ListQuerySchema, MAX_INLINE_BYTES } from './schemas.js'
@@ -19,7 +21,7 @@ export const MAX_BODY_BYTES = Math.ceil(MAX_INLINE_BYTES / 3) * 4 + (16 << 10)
 /** A job's progress goes to `/api/events` at most this often, ms. */
 export const JOB_EVENT_INTERVAL_MS = 250
 
-/** Routes the embedded relay serves (proxied to its own HTTP port). */
+/** Routes the embedded relay serves (proxied to its own HTTP port when its app cannot be mounted). */
 export const RELAY_ROUTES = ['/healthz', '/api/peers', '/api/capacity', '/api/mesh', '/api/dashboard/stream']
 
 /** What the HTTP app serves. */
@@ -30,7 +32,12 @@ export interface HttpAppInit {
   token: string
   /** The Prometheus text of `/metrics` and its content type. */
   metrics: () => Promise<{ text: string; contentType: string }>
-  /** The relay's own HTTP API, proxied for RELAY_ROUTES. */
+  /**
+   * The relay's own HTTP API as a hono app (a relay that exposes `http.app`): mounted after the
+   * job API's routes, it serves its routes and the dashboard on this port.
+   */
+  relayApp?: Hono<{ Bindings: HttpBindings }>
+  /** Else the relay's HTTP API by URL: RELAY_ROUTES are proxied to it. */
   relayHttpUrl?: string
   /** The dashboard's built files, served at `/`. */
   dashboardDir?: string
@@ -98,7 +105,7 @@ export function createHttpApp(init: HttpAppInit): Hono {
       } catch (err) {
         if (err instanceof IdempotencyConflictError) return problem(409, err.message)
         if (err instanceof QueueFullError) return problem(429, err.message, { 'retry-after': '5' })
-        if (err instanceof InvalidOptionError) return problem(400, err.message)
+        if (err instanceof InvalidOptionError || err instanceof UrlNotAllowedError) return problem(400, err.message)
         throw err
       }
     },
@@ -158,6 +165,12 @@ export function createHttpApp(init: HttpAppInit): Hono {
     return c.body(m.text, 200, { 'content-type': m.contentType })
   })
 
+  app.notFound((c) => problem(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`))
+  if (init.relayApp) {
+    // the relay's routes and its dashboard files; the routes above come first
+    app.route('/', init.relayApp)
+    return app
+  }
   const relayUrl = init.relayHttpUrl
   if (relayUrl) {
     for (const path of RELAY_ROUTES)
@@ -171,7 +184,6 @@ export function createHttpApp(init: HttpAppInit): Hono {
 
   app.all('/api/*', (c) => problem(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`))
   if (init.dashboardDir) app.use('/*', serveStatic({ root: init.dashboardDir }))
-  app.notFound((c) => problem(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`))
   return app
 }
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { crc32c } from '@peercompute/kernels'
 import type { Job } from '../../core/compute/mesh/job.js'
-import type { JobResult, PieceReport } from '../../core/compute/mesh/job-types.js'
+import type { PieceReport } from '../../core/compute/mesh/job-types.js'
 import type { SubmitSpec } from '../../core/compute/mesh/submit-task.js'
 import { AbortError, IdempotencyConflictError, InvalidOptionError, QueueFullError } from '../../core/errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import type { JobMetrics } from './job-metrics.js'
+import { resultFields, toSpec } from './job-shapes.js'
 import type { ApiJob, ApiPieceReport, JobRequest } from './schemas.js'
 
 /** What the service needs of a running mesh job (a `Job` from `node.compute.submit`). */
@@ -15,6 +15,8 @@ export type MeshJob = Pick<Job, 'result' | 'cancel' | 'addEventListener'>
 export interface JobServiceInit {
   /** Starts a job on the mesh (`spec => node.compute.submit(spec)`). */
   submit: (spec: SubmitSpec) => MeshJob
+  /** Refuses a URL this node's policy does not allow (throws UrlNotAllowedError): checked at POST. */
+  checkUrl?: (url: string) => void
   /** The size of a URL's resource, for a URL source without `length` (a HEAD request). */
   contentLength?: (url: string, signal: AbortSignal) => Promise<number>
   /** Jobs running at once (default 4); more wait as `queued`. */
@@ -36,9 +38,6 @@ export interface JobServiceInit {
 export type JobEvent =
   | { type: 'created' | 'progress' | 'done'; job: JobRecord }
   | { type: 'piece'; job: JobRecord; piece: ApiPieceReport }
-
-/** Bytes results up to this size are given inline (base64) in the Job. */
-export const MAX_INLINE_RESULT_BYTES = 16 << 10
 
 /** A job as the service holds it. */
 export interface JobRecord {
@@ -74,8 +73,8 @@ export function bodyHash(body: string): string {
  * tells listeners of every change.
  */
 export class JobService {
-  private readonly init: Required<Omit<JobServiceInit, 'metrics' | 'contentLength'>> &
-    Pick<JobServiceInit, 'metrics' | 'contentLength'>
+  private readonly init: Required<Omit<JobServiceInit, 'metrics' | 'contentLength' | 'checkUrl'>> &
+    Pick<JobServiceInit, 'metrics' | 'contentLength' | 'checkUrl'>
   private readonly jobs = new Map<string, JobRecord>()
   private readonly queue: JobRecord[] = []
   private readonly idem: IdempotencyKeys
@@ -110,7 +109,8 @@ export class JobService {
   /**
    * Accepts a checked request. With an Idempotency-Key already used for the
    * same body: that job (`created: false`); for another body: IdempotencyConflictError.
-   * QueueFullError when `maxQueued` jobs wait already; InvalidOptionError for a range outside the inline data.
+   * QueueFullError when `maxQueued` jobs wait already; InvalidOptionError for a range outside the inline data;
+   * UrlNotAllowedError for a URL that `checkUrl` refuses.
    */
   create(req: JobRequest, opts: { idempotencyKey?: string; bodyHash?: string } = {}) {
     if (this.stopped) throw new QueueFullError('the server is stopping')
@@ -128,6 +128,7 @@ export class JobService {
     if (this.queue.length >= this.init.maxQueued)
       throw new QueueFullError(`${this.queue.length} jobs are waiting already; try again later`)
     const spec = toSpec(req)
+    if (!(spec.data instanceof Uint8Array)) this.init.checkUrl?.(spec.data.url)
     const id = `job-${Date.now().toString(36)}-${(++this.seq).toString(36)}`
     const total = spec.data instanceof Uint8Array ? spec.data.length : spec.data.length
     const job: JobRecord = {
@@ -175,10 +176,10 @@ export class JobService {
     if (!job || isFinished(job.state)) return job
     job.cancelled = true
     job.abort.abort(new AbortError('the job was cancelled'))
-    if (job.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(job), 1)
-      this.finish(job, 'cancelled', { error: { name: 'AbortError', message: 'the job was cancelled' } })
-    } else job.mesh?.cancel()
+    if (job.state === 'queued') this.queue.splice(this.queue.indexOf(job), 1)
+    // cancelled from now on; the mesh job's own end (its pieces cancelled on their peers) follows
+    job.mesh?.cancel()
+    this.finish(job, 'cancelled', { error: { name: 'AbortError', message: 'the job was cancelled' } })
     return job
   }
 
@@ -227,10 +228,12 @@ export class JobService {
     while (!this.stopped && this.running < this.init.maxRunning && this.queue.length) {
       const job = this.queue.shift() as JobRecord
       this.running++
-      this.start(job).finally(() => {
-        this.running--
-        this.pump()
-      })
+      this.start(job)
+        .finally(() => {
+          this.running--
+          this.pump()
+        })
+        .catch(() => {}) // start() settles every failure into the job's state
     }
   }
 
@@ -314,61 +317,4 @@ export class JobService {
 /** True for a state a job does not leave. */
 export function isFinished(state: ApiJob['state']): boolean {
   return state === 'done' || state === 'failed' || state === 'cancelled'
-}
-
-/** The mesh job of a request; a URL without `length` gets length -1 (found by HEAD when it starts). */
-function toSpec(req: JobRequest): SubmitSpec {
-  let data: SubmitSpec['data']
-  if ('inline' in req.source) {
-    const bytes = new Uint8Array(Buffer.from(req.source.inline, 'base64'))
-    const offset = req.offset ?? 0
-    const length = req.length ?? bytes.length - offset
-    if (offset + length > bytes.length || length < 0)
-      throw new InvalidOptionError(`offset ${offset} + length ${length} is past the ${bytes.length} inline bytes`)
-    data = bytes.subarray(offset, offset + length)
-  } else data = { url: req.source.url, offset: req.offset ?? 0, length: req.length ?? -1 }
-  return {
-    op: req.kernel,
-    data,
-    imm: req.imm,
-    redundancy: req.redundancy,
-    pieceBytes: req.pieceSize,
-    requirements: req.requirements,
-  }
-}
-
-/** The Job fields of a finished job's result. */
-function resultFields(r: JobResult): Partial<JobRecord> {
-  const v = r.result
-  if (typeof v === 'number') return { result: v, costUsd: r.costUsd }
-  if (typeof v === 'bigint') return { result: v.toString(), costUsd: r.costUsd }
-  const bytes = v as Uint8Array
-  return {
-    result: bytes.length <= MAX_INLINE_RESULT_BYTES ? Buffer.from(bytes).toString('base64') : undefined,
-    resultBytes: bytes.length,
-    resultCrc32c: crc32c(bytes).toString(16).padStart(8, '0'),
-    costUsd: r.costUsd,
-  }
-}
-
-/** The API's view of a job (`pieces` left out for lists). */
-export function jobView(j: JobRecord, withPieces = true): ApiJob {
-  const out: ApiJob = {
-    id: j.id,
-    state: j.state,
-    kernel: j.kernel,
-    createdAt: new Date(j.createdAt).toISOString(),
-    progress: { ...j.progress },
-    costUsd: j.costUsd,
-  }
-  if (j.finishedAt !== undefined) out.finishedAt = new Date(j.finishedAt).toISOString()
-  if (j.result !== undefined) out.result = j.result
-  if (j.resultBytes !== undefined) out.resultBytes = j.resultBytes
-  if (j.resultCrc32c !== undefined) out.resultCrc32c = j.resultCrc32c
-  if (j.error) out.error = j.error
-  if (withPieces) {
-    out.pieces = j.pieces
-    if (j.piecesOmitted) out.piecesOmitted = j.piecesOmitted
-  }
-  return out
 }

@@ -8,7 +8,7 @@ import { DataSourceError } from '../../core/errors.js'
 import type { NodeKernel } from '../../core/kernel/node-kernel.js'
 import { LOOPBACK } from '../cli/mesh-commands.js'
 import { createNode } from '../create-node.js'
-import { createHttpApp } from './http-app.js'
+import { createHttpApp, type HttpAppInit } from './http-app.js'
 import { JobMetrics } from './job-metrics.js'
 import { JobService, type JobServiceInit } from './job-service.js'
 import { SseHub, type SseLimits } from './sse.js'
@@ -29,6 +29,8 @@ interface RelayModule {
     httpUrl: string
     token: string
     stop(): Promise<void>
+    /** A relay whose HTTP API is a hono app exposes it here (then it is mounted on serve's port). */
+    http?: { app?: unknown }
   }>
   loadOrCreateIdentity(path: string): Promise<{ key: PrivateKey; created: boolean }>
   loadOrCreateApiToken(path: string): { token: string; created: boolean }
@@ -75,6 +77,8 @@ export interface Served {
   readonly service: JobService
   /** Whether the dashboard's built files were found and are served at `/`. */
   readonly dashboard: boolean
+  /** True when the relay's hono app is mounted on `url`; false when its routes are proxied to `relayHttpUrl`. */
+  readonly relayMounted: boolean
   stop(): Promise<void>
 }
 
@@ -133,6 +137,7 @@ export async function startServe(init: ServeInit = {}): Promise<Served> {
       ...init.jobs,
       metrics,
       submit: (spec) => node.compute.submit({ ...spec, includeLocal }),
+      checkUrl: (url) => checkUrl(url, urlPolicy),
       contentLength: (url, signal) => contentLength(checkUrl(url, urlPolicy).href, signal),
     })
     const jobs = service
@@ -145,6 +150,7 @@ export async function startServe(init: ServeInit = {}): Promise<Served> {
       service,
       hub,
       token: api.token,
+      relayApp: relay.http?.app as HttpAppInit['relayApp'],
       relayHttpUrl: relay.httpUrl,
       dashboardDir,
       version: '0.1.0',
@@ -179,6 +185,7 @@ export async function startServe(init: ServeInit = {}): Promise<Served> {
       node,
       service,
       dashboard: dashboardDir !== undefined,
+      relayMounted: relay.http?.app !== undefined,
       stop: stopAll,
     }
   } catch (err) {
