@@ -34,9 +34,17 @@ export function loadOrCreateApiToken(path: string): { token: string; created: bo
 
 /** True if the request carries `Authorization: Bearer <token>`; compared in constant time. */
 export function hasBearer(req: IncomingMessage, token: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
-  if (!m) return false
-  // equal-length digests: the comparison takes the same time whatever the guess
+  return bearerMatches(req.headers.authorization, token)
+}
+
+/** True if an `Authorization` header value is `Bearer <token>`; compared in constant time. */
+export function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
+  return m ? tokenMatches(m[1], token) : false
+}
+
+/** True if `given` is the token; compared in constant time (equal-length digests, whatever the guess). */
+export function tokenMatches(given: string, token: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(m[1]), digest(token))
+  return timingSafeEqual(digest(given), digest(token))
 }

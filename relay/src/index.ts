@@ -15,8 +15,22 @@
  * await relay.stop()
  * ```
  */
-export { hasBearer, loadOrCreateApiToken, newApiToken } from './api-token.js'
+export { bearerMatches, hasBearer, loadOrCreateApiToken, newApiToken, tokenMatches } from './api-token.js'
 export { parseRelayConfig, RELAY_USAGE, type RelayConfig } from './config.js'
+export {
+  type CapacityTotals,
+  capacityOf,
+  type DashboardLink,
+  type DashboardPeer,
+  type DashboardSnapshot,
+  dashboardSnapshot,
+} from './dashboard-snapshot.js'
+export {
+  type DashboardStreamLimits,
+  DashboardStreams,
+  DEFAULT_DASHBOARD_STREAM_LIMITS,
+} from './dashboard-stream.js'
+export { createRelayHttpApi, RELAY_ROUTES, type RelayHttpApi, type RelayHttpInit } from './http-api.js'
 export { loadOrCreateIdentity } from './identity.js'
 export { runRelay } from './main.js'
 export {

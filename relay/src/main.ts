@@ -34,6 +34,7 @@ export async function runRelay(argv: string[]): Promise<number> {
   for (const a of relay.multiaddrs) log(`listening: ${a}`)
   if (config.publicApi) log('http api: --public-api: /api/peers and /api/mesh are open to anyone')
   log(`http api: ${relay.httpUrl}/healthz`)
+  log(`dashboard: ${relay.httpUrl}/`)
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log(`${sig}: shutting down`)

@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
 import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
@@ -8,11 +9,13 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Hono } from 'hono'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { REGISTRY_PROTOCOL } from 'peercompute'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { newApiToken } from './api-token.js'
-import { routeHttp } from './http-api.js'
+import type { DashboardStreamLimits } from './dashboard-stream.js'
+import { createRelayHttpApi, type RelayHttpApi } from './http-api.js'
 import { ipOf } from './ip.js'
 import { RegistryService } from './registry-service.js'
 
@@ -88,6 +91,12 @@ export interface RelayInit {
   token?: string
   /** Open /api/peers and /api/mesh to anyone (default false). */
   publicApi?: boolean
+  /** The built dashboard served at `/` (default: @peercompute/dashboard's build; null: none). */
+  dashboardDir?: string | null
+  /** Limits of `/api/dashboard/stream` (default 64 streams, 8 per IP, a snapshot a second). */
+  dashboardStream?: Partial<DashboardStreamLimits>
+  /** Adds HTTP routes after the relay's own (how `peercompute serve` adds its job API). */
+  extendHttp?: (app: Hono<{ Bindings: HttpBindings }>) => void
   log?: (line: string) => void
 }
 
@@ -103,6 +112,8 @@ export interface Relay {
   readonly token: string
   /** True if /api/peers and /api/mesh are open without the token. */
   readonly publicApi: boolean
+  /** The HTTP API (its hono app and its open dashboard streams). */
+  readonly http: RelayHttpApi
   stop(): Promise<void>
 }
 
@@ -200,6 +211,12 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     'Registry streams or connections cut for floods or backlog since start',
     () => registry.cutOff,
   )
+  gauge('peercompute_relay_dashboard_streams', 'Dashboard event streams open', () => api.dashboardStreams)
+  gauge(
+    'peercompute_relay_dashboard_streams_cut_off',
+    'Dashboard event streams cut off since start because the client did not read',
+    () => api.dashboardStreamsCutOff,
+  )
   const announcements = new Counter({
     name: 'peercompute_registry_announcements_total',
     help: 'Announcements accepted (rate: announcements/s)',
@@ -231,12 +248,18 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
   node.addEventListener('connection:close', onClose)
 
   const startedAt = Date.now()
-  const http: Server = createServer((req, res) =>
-    routeHttp(req, res, { node, registry, metrics, startedAt, token, publicApi }).catch(() => {
-      if (!res.headersSent) res.writeHead(500)
-      res.end()
-    }),
-  )
+  const api = createRelayHttpApi({
+    node,
+    registry,
+    metrics,
+    startedAt,
+    token,
+    publicApi,
+    dashboardDir: init.dashboardDir,
+    dashboardStream: init.dashboardStream,
+    extend: init.extendHttp,
+  })
+  const http = createAdaptorServer({ fetch: api.app.fetch }) as Server
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(init.httpPort ?? 0, host, () => resolve())
@@ -254,10 +277,12 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     httpUrl: `http://${host}:${httpPort}`,
     token,
     publicApi,
+    http: api,
     async stop() {
       node.removeEventListener('connection:open', onOpen)
       node.removeEventListener('connection:close', onClose)
       registry.stop()
+      api.stop()
       http.closeAllConnections()
       await new Promise<void>((r) => http.close(() => r()))
       await node.stop()

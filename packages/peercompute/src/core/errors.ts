@@ -221,3 +221,8 @@ export class GpuLimitError extends PeerComputeError {
 export class InvalidJobError extends PeerComputeError {
   override name = 'InvalidJobError'
 }
+
+/** An Idempotency-Key came back with a different request body than the one that made its job (HTTP 409). */
+export class IdempotencyConflictError extends PeerComputeError {
+  override name = 'IdempotencyConflictError'
+}

@@ -23,4 +23,18 @@ export { checkingLookup, nodeRangeTransport } from './compute/node-range-transpo
 export { createWorkerPool, type WorkerPoolNodeInit } from './compute/node-worker-pool.js'
 export { createNode, type NodeCreateOptions, TRAVELING_CODE_LIMITS } from './create-node.js'
 export { createNetworkManager, type NodeNetworkInit } from './network/create-network.js'
+export { createHttpApp, type HttpAppInit, MAX_BODY_BYTES } from './serve/http-app.js'
+export { JobMetrics } from './serve/job-metrics.js'
+export {
+  type JobEvent,
+  type JobRecord,
+  JobService,
+  type JobServiceInit,
+  type MeshJob,
+} from './serve/job-service.js'
+export { jobView, MAX_INLINE_RESULT_BYTES } from './serve/job-shapes.js'
+export { openApiDocument } from './serve/openapi.js'
+export { type ApiJob, type ApiPieceReport, JOB_KERNELS, type JobRequest, JobRequestSchema } from './serve/schemas.js'
+export { DEFAULT_SSE_LIMITS, SseHub, type SseLimits, type SseStream } from './serve/sse.js'
+export { type Served, type ServeInit, startServe } from './serve/start-serve.js'
 export { FileUpdateLog, type FileUpdateLogOptions, readFrames } from './state/file-update-log.js'

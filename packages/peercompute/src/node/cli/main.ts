@@ -7,6 +7,8 @@ import { demoCommand } from './demo-command.js'
 import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
 import { mapCommand } from './map-command.js'
 import { submitCommand, workerCommand } from './mesh-commands.js'
+import { relayArgs } from './relay-args.js'
+import { serveCommand } from './serve-command.js'
 
 const USAGE = `usage: peercompute <command> [options]
 
@@ -38,9 +40,12 @@ commands:
       sign a kernel module or WGSL shader into a bundle (default FILE.bundle)
   verify BUNDLE --trust KEY [--trust KEY]...
       check a bundle as an executor would; print its manifest, or exit 1
-  relay [--ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
+  relay [--port N | --ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
 ${BRIDGE_USAGE}
+  serve [--port N] [--relay-ws-port N] [--relay-tcp-port N] [--data-dir DIR] [--token-file F]
+      a relay, a submitting node, the HTTP job API (/api/jobs) and the dashboard in one
+      process (peercompute serve --help lists every flag)
   help
       print this text`
 
@@ -75,11 +80,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'submit') return submitCommand(rest)
   if (command === 'map') return mapCommand(rest)
   if (command === 'bridge') return bridgeCommand(rest)
+  if (command === 'serve') return serveCommand(rest)
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'
     const relay = (await import(name)) as { runRelay(argv: string[]): Promise<number> }
-    return relay.runRelay(rest)
+    return relay.runRelay(relayArgs(rest))
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`)
 }
