@@ -240,4 +240,12 @@ describe.runIf(loopbackOnly)('peercompute serve', () => {
     const problems = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim() && !/\blibp2p_/.test(l))
     expect(problems).toEqual([])
   })
+
+  it('stops on SIGTERM: the jobs, the node and the relay stopped, exit code 0', async () => {
+    const proc = serve as ChildProcess
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+    proc.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    await expect(fetch(`${base}/api/jobs`)).rejects.toThrow() // nothing listens any more
+  })
 })

@@ -8,7 +8,6 @@ import { formatRuns, kernelCommand, UsageError } from './kernel-command.js'
 import { mapCommand } from './map-command.js'
 import { submitCommand, workerCommand } from './mesh-commands.js'
 import { relayArgs } from './relay-args.js'
-import { serveCommand } from './serve-command.js'
 
 const USAGE = `usage: peercompute <command> [options]
 
@@ -80,7 +79,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'submit') return submitCommand(rest)
   if (command === 'map') return mapCommand(rest)
   if (command === 'bridge') return bridgeCommand(rest)
-  if (command === 'serve') return serveCommand(rest)
+  // loaded when asked for: hono and prom-client cost the other commands nothing
+  if (command === 'serve') return (await import('./serve-command.js')).serveCommand(rest)
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'

@@ -298,7 +298,7 @@ describe('the job API', () => {
   })
 
   it('serves an OpenAPI document that lists every path, and job metrics', async () => {
-    const { app, post, jobs } = setup()
+    const { app, post, jobs, service } = setup()
     const doc = await (await app.request('/api/openapi.json')).json()
     expect(doc.openapi).toBe('3.1.0')
     expect(Object.keys(doc.paths)).toEqual(
@@ -310,6 +310,7 @@ describe('the job API', () => {
     jobs[0].piece(0, 1, 0.25)
     jobs[0].finish(1)
     await settle()
+    expect(service.stats()).toMatchObject({ tasksPerSec: 1, bytesPerSec: 1, costUsd: 0.25 })
     const m = await (await app.request('/metrics')).text()
     expect(m).toMatch(/peercompute_serve_jobs_finished_total\{state="done"\} 1/)
     expect(m).toMatch(/peercompute_serve_piece_runs_total\{substrate="node",outcome="ok"\} 1/)
@@ -345,5 +346,22 @@ describe('the job API', () => {
     const none = await app.request('/elsewhere')
     expect(none.status).toBe(404)
     expect(none.headers.get('content-type')).toBe('application/problem+json')
+  })
+
+  it('streams every job for dashboards: jobs as they are made and end, and stats', async () => {
+    const { app, post, jobs } = setup()
+    const res = await app.request('/api/events')
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    const job = await (await post(inline('abc'))).json()
+    await settle()
+    jobs[0].finish(7)
+    let text = ''
+    while (!/"state":"done"/.test(text)) text += decoder.decode((await reader.read()).value)
+    await reader.cancel()
+    expect(text).toMatch(/^event: stats\ndata: \{"at":\d+,"tasksPerSec":0,"bytesPerSec":0,"costUsd":0\}$/m)
+    const states = [...text.matchAll(/^event: job\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]))
+    expect(states.every((j) => j.id === job.id && j.pieces === undefined)).toBe(true)
+    expect(states.at(-1)).toMatchObject({ state: 'done', result: 7 })
   })
 })

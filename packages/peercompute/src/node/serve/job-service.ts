@@ -192,13 +192,20 @@ export class JobService {
 
   /** Throughput over the last second and the cost of every piece since start. */
   stats(now = Date.now()): { at: number; tasksPerSec: number; bytesPerSec: number; costUsd: number } {
-    while (this.recent.length && this.recent[0][0] <= now - 1000) this.recent.shift()
+    this.pruneRecent(now)
     return {
       at: now,
       tasksPerSec: this.recent.length,
       bytesPerSec: this.recent.reduce((s, [, b]) => s + b, 0),
       costUsd: this.totalCost,
     }
+  }
+
+  /** Forgets pieces done more than a second ago. */
+  private pruneRecent(now: number): void {
+    let drop = 0
+    while (drop < this.recent.length && this.recent[drop][0] <= now - 1000) drop++
+    if (drop) this.recent.splice(0, drop)
   }
 
   /** Calls `fn` on every change; returns the unsubscribe. */
@@ -272,7 +279,9 @@ export class JobService {
     const cost = p.runs.reduce((s, r) => s + (Number.isFinite(r.costUsd) && r.costUsd > 0 ? r.costUsd : 0), 0)
     job.costUsd += cost
     this.totalCost += cost
-    if (this.recent.length < 100_000) this.recent.push([Date.now(), p.length])
+    const now = Date.now()
+    this.pruneRecent(now)
+    if (this.recent.length < 100_000) this.recent.push([now, p.length]) // a second's pieces, bounded
     const piece: ApiPieceReport = {
       index: p.index,
       peer: p.peer,
