@@ -1,0 +1,90 @@
+import { createNode, loadPeerIdentity, runOncePerSite, type TabCommand } from 'peercompute'
+
+/** The leader's state, as every tab sees it. */
+export interface TabsState {
+  peerId: string
+  /** The leader tab's start, ms since the epoch. */
+  startedAt: number
+  /** Node start time in this tab (identity loaded, relay joined), ms. */
+  startMs: number
+  completed: number
+  running: number
+  /** Commands the leader's node got, in order (a demo has no pause to apply). */
+  commands: TabCommand[]
+}
+
+/** What the page exposes to the e2e tests (`window.tabs`). */
+export interface TabsPage {
+  tabId: string
+  role(): string
+  state(): TabsState | undefined
+  send(command: TabCommand): void
+  stop(): Promise<void>
+}
+
+const q = new URLSearchParams(location.search)
+const relay = q.get('relay')
+const local = location.hostname === '127.0.0.1' || location.hostname === 'localhost'
+
+const site = runOncePerSite({
+  name: q.get('site') ?? 'tabs-example',
+  stateIntervalMs: 250,
+  start: async ({ signal }) => {
+    const t0 = performance.now()
+    const node = await createNode({
+      relays: relay ? [relay] : [],
+      privateKey: await loadPeerIdentity({ signal }),
+      // the configured relay is always dialled (ws:// on localhost too); peers on this machine need allowPrivate
+      dialPolicy: { allowPrivate: local },
+      rtcConfiguration: { iceServers: [] },
+      heartbeatMs: 1000,
+      relayBackoff: { initialMs: 200, maxMs: 2000 },
+      statusIntervalMs: 500,
+      enableWebGPU: false,
+      maxWorkers: 1,
+      urlPolicy: { allowPrivate: local },
+    })
+    await node.start()
+    const startMs = performance.now() - t0
+    const startedAt = Date.now()
+    const commands: TabCommand[] = []
+    return {
+      stop: () => node.stop(),
+      command: (c) => {
+        commands.push(c)
+      },
+      status: (): TabsState => {
+        const ex = node.getStatus().tasks.executor
+        return { peerId: node.peerId, startedAt, startMs, completed: ex.completed, running: ex.running, commands }
+      },
+    }
+  },
+})
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement
+site.addEventListener('role', (e) => {
+  $('role').textContent = e.detail === 'leader' ? 'leader: runs the node' : e.detail
+})
+site.addEventListener('state', (e) => {
+  $('state').textContent = JSON.stringify(e.detail, null, 2)
+})
+site.addEventListener('error', (e) => {
+  $('role').textContent = `failed: ${e.detail.message}`
+  document.body.dataset.error = e.detail.message
+})
+$('ping').addEventListener('click', () => site.send('pause'))
+$('withdraw').addEventListener('click', () => site.send('withdraw'))
+
+declare global {
+  interface Window {
+    tabs: TabsPage
+  }
+}
+window.tabs = {
+  tabId: site.tabId,
+  role: () => site.role,
+  state: () => site.state as TabsState | undefined,
+  send: (c) => site.send(c),
+  stop: () => site.stop(),
+}
+document.body.dataset.ready = 'true'
