@@ -9,7 +9,7 @@ import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TabsState } from '../examples/tabs/main.ts'
+import type { TabsState } from '../examples/tabs/types.ts'
 import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
 import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
 

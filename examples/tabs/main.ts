@@ -1,34 +1,16 @@
 import { createNode, loadPeerIdentity, runOncePerSite, type TabCommand } from 'peercompute'
-
-/** The leader's state, as every tab sees it. */
-export interface TabsState {
-  peerId: string
-  /** The leader tab's start, ms since the epoch. */
-  startedAt: number
-  /** Node start time in this tab (identity loaded, relay joined), ms. */
-  startMs: number
-  completed: number
-  running: number
-  /** Commands the leader's node got, in order (a demo has no pause to apply). */
-  commands: TabCommand[]
-}
-
-/** What the page exposes to the e2e tests (`window.tabs`). */
-export interface TabsPage {
-  tabId: string
-  role(): string
-  state(): TabsState | undefined
-  send(command: TabCommand): void
-  stop(): Promise<void>
-}
+import type { TabsState } from './types.ts'
 
 const q = new URLSearchParams(location.search)
 const relay = q.get('relay')
 const local = location.hostname === '127.0.0.1' || location.hostname === 'localhost'
+// "stop it in every tab" is remembered where every tab reads it: a tab granted the lock checks it first
+const STOPPED = 'peercompute-tabs-example-stopped'
 
 const site = runOncePerSite({
   name: q.get('site') ?? 'tabs-example',
   stateIntervalMs: 250,
+  mayStart: () => localStorage.getItem(STOPPED) === null,
   start: async ({ signal }) => {
     const t0 = performance.now()
     const node = await createNode({
@@ -73,13 +55,15 @@ site.addEventListener('error', (e) => {
   document.body.dataset.error = e.detail.message
 })
 $('ping').addEventListener('click', () => site.send('pause'))
-$('withdraw').addEventListener('click', () => site.send('withdraw'))
+$('withdraw').addEventListener('click', () => {
+  localStorage.setItem(STOPPED, '1')
+  site.send('withdraw')
+})
+$('again').addEventListener('click', () => {
+  localStorage.removeItem(STOPPED)
+  location.reload()
+})
 
-declare global {
-  interface Window {
-    tabs: TabsPage
-  }
-}
 window.tabs = {
   tabId: site.tabId,
   role: () => site.role,

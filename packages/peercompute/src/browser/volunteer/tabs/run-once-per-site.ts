@@ -38,6 +38,14 @@ export interface RunOncePerSiteOptions {
    * takes over. `signal` aborts when this tab stops.
    */
   start: (ctx: { signal: AbortSignal }) => Promise<SiteNodeHandle>
+  /**
+   * Checked when this tab is granted the lock, before `start`: false stops
+   * this tab's part instead. Read the visitor's consent here from storage all
+   * tabs share (localStorage): a `withdraw` from another tab may reach this
+   * tab after the old leader released the lock, and then only the stored
+   * answer tells this tab not to start.
+   */
+  mayStart?: () => boolean
   /** Stops this tab's part (as `stop()` does). */
   signal?: AbortSignal
   /** How often the leader publishes its state, ms (default 1,000; 50-60,000). */
@@ -56,6 +64,9 @@ export interface SiteNodeEvents {
   error: CustomEvent<Error>
 }
 
+/** The least time between two state messages sent for tabs that asked (`hello`): a flood costs nothing, ms. */
+const HELLO_GAP_MS = 100
+
 /** This tab's view of the site's one node: see {@link runOncePerSite}. */
 export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
   /** This tab's random id (the `from` of its messages). */
@@ -68,6 +79,8 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
   private handle: SiteNodeHandle | undefined
   private leadership: Leadership | undefined
   private timer: ReturnType<typeof setInterval> | undefined
+  private soon: ReturnType<typeof setTimeout> | undefined
+  private lastPublish = Number.NEGATIVE_INFINITY
   private stopping: Promise<void> | undefined
   private electing: Promise<void> = Promise.resolve()
   private readonly ac = new AbortController()
@@ -140,6 +153,7 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
     // a node still starting is stopped by elect() itself; the lock is kept until it has
     await this.electing
     clearInterval(this.timer)
+    clearTimeout(this.soon)
     const handle = this.handle
     this.handle = undefined
     try {
@@ -163,6 +177,10 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       })
       if (this.ac.signal.aborted) {
         this.leadership.release()
+        return
+      }
+      if (this.options.mayStart && !this.options.mayStart()) {
+        void this.stop()
         return
       }
       this.leader = this.tabId
@@ -190,7 +208,7 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
     if (!msg) return // not ours, another version, or malformed: dropped unread
     switch (msg.type) {
       case 'hello':
-        if (this.handle) this.publish()
+        if (this.handle) this.publishSoon()
         return
       case 'state':
         // only a follower takes state; a leader ignores any other tab claiming to lead
@@ -231,9 +249,24 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       )
   }
 
+  /** Publishes for a tab that asked, at most every HELLO_GAP_MS however many ask. */
+  private publishSoon(): void {
+    if (this.soon !== undefined) return
+    const wait = this.lastPublish + HELLO_GAP_MS - performance.now()
+    if (wait <= 0) {
+      this.publish()
+      return
+    }
+    this.soon = setTimeout(() => {
+      this.soon = undefined
+      this.publish()
+    }, wait)
+  }
+
   private publish(): void {
     const handle = this.handle
     if (!handle || this.ac.signal.aborted) return
+    this.lastPublish = performance.now()
     let state: JsonValue | undefined
     try {
       state = toTabState(handle.status())
