@@ -94,6 +94,7 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
     job.addEventListener('progress', (e) => {
       piecesDone = e.detail.piecesDone
     })
+    await waitFor('a few pieces done', () => piecesDone >= 3, 30_000)
     // hold the page's next fetch, so the leader surely dies with a piece of the job in its hands
     data.holdPages(true)
     await waitFor('a piece held on the leader', () => data.heldFromPages > 0, 30_000)

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   MAX_TAB_STATE_BYTES,
+  MAX_TRACKED_TABS,
   runOncePerSite,
   type SiteNode,
   type TabCommand,
@@ -70,12 +71,14 @@ describe('a rogue tab on the site’s channel', () => {
       { v: 1, type: 'state', from, seq: 0, state: new Uint8Array(1 << 20) },
       { v: 1, type: 'state', from, seq: 0, state: { d: new Date() } },
       new Array(100_000).fill({ v: 1, type: 'hello', from }),
+      { v: 1, type: 'presence', from, visible: 'very' },
     ]
     for (const j of junk) rogue.postMessage(j)
     // a flood of well-formed hellos and forged states from many "tabs"
     for (let i = 0; i < 5_000; i++) {
       rogue.postMessage({ v: 1, type: 'hello', from: `rogue${String(i).padStart(6, '0')}` })
       rogue.postMessage({ v: 1, type: 'state', from: `rogue${String(i).padStart(6, '0')}`, seq: 0, state: { i } })
+      rogue.postMessage({ v: 1, type: 'presence', from: `rogue${String(i).padStart(6, '0')}`, visible: true })
     }
     // a forged leader with the highest seq: a follower shows it (a same-origin script may post state), the
     // leader never takes it, and the honest leader's next state (another sender) replaces it
@@ -92,6 +95,8 @@ describe('a rogue tab on the site’s channel', () => {
     // every state a follower took was JSON within the budget: the forged ones were plain, small objects
     for (const s of seenStates) expect(JSON.stringify(s).length).toBeLessThanOrEqual(MAX_TAB_STATE_BYTES)
     expect(seenStates.some((s) => (s as { forged?: boolean }).forged)).toBe(true) // same-origin may post state
+    // 5,000 "visible tabs": the leader tracks a bounded few (a same-origin script may claim to be visible)
+    expect(leader.visibleFollowers).toBeLessThanOrEqual(MAX_TRACKED_TABS)
     expect(errors).toEqual([])
     expect(unhandled.errors).toEqual([])
   })

@@ -28,4 +28,5 @@ export {
   type SiteNodeHandle,
   type TabCommand,
   type TabRole,
+  type VisibilitySource,
 } from './volunteer/tabs/index.js'

@@ -23,3 +23,4 @@ export {
   type SiteNodeHandle,
   type TabRole,
 } from './run-once-per-site.js'
+export { documentVisibility, MAX_TRACKED_TABS, SiteVisibility, type VisibilitySource } from './site-visibility.js'

@@ -18,6 +18,10 @@ describe('parseTabMessage', () => {
     const state = { v: 1, type: 'state', from, seq: 7, state: { peerId: '12D3Koo', n: [1, 2.5, null, true] } }
     expect(parseTabMessage(hello)).toEqual(hello)
     expect(parseTabMessage(state)).toEqual(state)
+    for (const visible of [true, false]) {
+      const msg = { v: 1, type: 'presence', from, visible }
+      expect(parseTabMessage(msg)).toEqual(msg)
+    }
     for (const command of TAB_COMMANDS) {
       const msg = { v: 1, type: 'command', from, command }
       expect(parseTabMessage(msg)).toEqual(msg)
@@ -47,6 +51,9 @@ describe('parseTabMessage', () => {
       { v: 1, type: 'command', from, command: 'format-disk' },
       { v: 1, type: 'command', from, command: ['pause'] },
       { v: 1, type: 'command', from },
+      { v: 1, type: 'presence', from, visible: 'yes' },
+      { v: 1, type: 'presence', from, visible: 1 },
+      { v: 1, type: 'presence', from },
       { v: 1, type: 'state', from, seq: -1, state: {} },
       { v: 1, type: 'state', from, seq: 1.5, state: {} },
       { v: 1, type: 'state', from, seq: Number.MAX_SAFE_INTEGER + 1, state: {} },

@@ -29,6 +29,8 @@ export type TabMessage =
   | { v: typeof TAB_PROTOCOL_VERSION; type: 'state'; from: string; seq: number; state: JsonValue }
   /** A command for the leader's node (every tab sees it: `withdraw` stops them all). */
   | { v: typeof TAB_PROTOCOL_VERSION; type: 'command'; from: string; command: TabCommand }
+  /** A follower's visibility, on change, on a heartbeat while visible, and `false` as it goes away. */
+  | { v: typeof TAB_PROTOCOL_VERSION; type: 'presence'; from: string; visible: boolean }
 
 const TAB_ID = /^[A-Za-z0-9_-]{8,64}$/
 
@@ -113,6 +115,10 @@ export function parseTabMessage(data: unknown): TabMessage | undefined {
       const command = data.command
       if (typeof command !== 'string' || !(TAB_COMMANDS as readonly string[]).includes(command)) return undefined
       return { v: 1, type: 'command', from, command: command as TabCommand }
+    }
+    case 'presence': {
+      if (!hasExactKeys(data, ['v', 'type', 'from', 'visible']) || typeof data.visible !== 'boolean') return undefined
+      return { v: 1, type: 'presence', from, visible: data.visible }
     }
     default:
       return undefined

@@ -176,3 +176,79 @@ describe('runOncePerSite', () => {
     expect(log.running).toBe(0)
   })
 })
+
+/** A tab's visibility the test flips. */
+function fakeVisibility(initial: boolean) {
+  let visible = initial
+  const fns = new Set<(v: boolean) => void>()
+  return {
+    source: {
+      visible: () => visible,
+      subscribe: (fn: (v: boolean) => void) => {
+        fns.add(fn)
+        return () => fns.delete(fn)
+      },
+    },
+    set(v: boolean) {
+      visible = v
+      for (const fn of fns) fn(v)
+    },
+  }
+}
+
+describe('siteVisible: one node, many tabs', () => {
+  it('the leader counts the site visible while any tab is; a follower that hides or goes away stops counting', async () => {
+    const name = uniqueName()
+    const { start } = fakeNodes()
+    const leaderVis = fakeVisibility(false)
+    const a = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: leaderVis.source })
+    sites.push(a)
+    await vi.waitFor(() => expect(a.role).toBe('leader'))
+    expect(a.siteVisible).toBe(false)
+    const changes: boolean[] = []
+    a.addEventListener('visibility', (e) => changes.push(e.detail))
+
+    const bVis = fakeVisibility(true)
+    const b = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: bVis.source })
+    sites.push(b)
+    await vi.waitFor(() => expect(a.siteVisible).toBe(true))
+    bVis.set(false)
+    await vi.waitFor(() => expect(a.siteVisible).toBe(false))
+    bVis.set(true)
+    await vi.waitFor(() => expect(a.siteVisible).toBe(true))
+    await b.stop() // a visible tab closing says so as it goes
+    await vi.waitFor(() => expect(a.siteVisible).toBe(false))
+    leaderVis.set(true)
+    expect(a.siteVisible).toBe(true)
+    expect(changes).toEqual([true, false, true, false, true])
+  })
+
+  it('a visible follower that falls silent stops counting after three intervals', async () => {
+    const name = uniqueName()
+    const { start } = fakeNodes()
+    const a = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: fakeVisibility(false).source })
+    sites.push(a)
+    await vi.waitFor(() => expect(a.role).toBe('leader'))
+    // a "tab" that reports once and is never heard from again (crashed, frozen)
+    const ghost = new BroadcastChannel(`peercompute:site-node:${name}`)
+    ghost.postMessage({ v: 1, type: 'presence', from: 'ghosttab01', visible: true })
+    await vi.waitFor(() => expect(a.siteVisible).toBe(true))
+    ghost.close()
+    await vi.waitFor(() => expect(a.siteVisible).toBe(false))
+  })
+
+  it('a new leader learns the followers’ visibility', async () => {
+    const name = uniqueName()
+    const { start } = fakeNodes()
+    const a = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: fakeVisibility(false).source })
+    sites.push(a)
+    await vi.waitFor(() => expect(a.role).toBe('leader'))
+    const b = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: fakeVisibility(false).source })
+    const c = runOncePerSite({ name, start, stateIntervalMs: 50, visibility: fakeVisibility(true).source })
+    sites.push(b, c)
+    await vi.waitFor(() => expect(a.siteVisible).toBe(true))
+    await a.stop()
+    await vi.waitFor(() => expect(b.role).toBe('leader'))
+    await vi.waitFor(() => expect(b.siteVisible).toBe(true))
+  })
+})

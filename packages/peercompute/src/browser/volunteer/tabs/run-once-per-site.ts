@@ -15,6 +15,7 @@ import {
   type TabMessage,
   toTabState,
 } from './messages.js'
+import { documentVisibility, SiteVisibility, type VisibilitySource } from './site-visibility.js'
 
 /** This tab's part: waiting for the election, leading (runs the node), following, or stopped. */
 export type TabRole = 'pending' | 'leader' | 'follower' | 'stopped'
@@ -48,8 +49,10 @@ export interface RunOncePerSiteOptions {
   mayStart?: () => boolean
   /** Stops this tab's part (as `stop()` does). */
   signal?: AbortSignal
-  /** How often the leader publishes its state, ms (default 1,000; 50-60,000). */
+  /** How often the leader publishes its state, and visible followers say so, ms (default 1,000; 50-60,000). */
   stateIntervalMs?: number
+  /** This tab's visibility (default `document.visibilityState`; always visible outside a page). */
+  visibility?: VisibilitySource
 }
 
 /** Events of a {@link SiteNode}. */
@@ -62,6 +65,8 @@ export interface SiteNodeEvents {
   command: CustomEvent<TabCommand>
   /** Something failed: `start`, `stop`, a command or a state that could not be published. */
   error: CustomEvent<Error>
+  /** In the leader tab: whether any tab of the site is visible changed (see `siteVisible`). */
+  visibility: CustomEvent<boolean>
 }
 
 /** The least time between two state messages sent for tabs that asked (`hello`): a flood costs nothing, ms. */
@@ -88,6 +93,10 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
   private readonly lockName: string
   private readonly intervalMs: number
   private readonly options: RunOncePerSiteOptions
+  private readonly own: VisibilitySource
+  private readonly others: SiteVisibility
+  private anyVisible: boolean
+  private unsubscribe: () => void = () => {}
 
   /** Use {@link runOncePerSite}. */
   constructor(options: RunOncePerSiteOptions) {
@@ -105,6 +114,9 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       throw new TabCoordinationUnavailableError('BroadcastChannel is unavailable in this page')
     }
     this.intervalMs = stateIntervalMs
+    this.own = options.visibility ?? documentVisibility()
+    this.others = new SiteVisibility(3 * stateIntervalMs)
+    this.anyVisible = this.own.visible()
     this.lockName = `peercompute:site-node:${name}`
     this.channel = new BroadcastChannel(this.lockName)
     this.channel.onmessage = (e) => this.receive(e.data)
@@ -113,6 +125,8 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       return
     }
     options.signal?.addEventListener('abort', () => void this.stop(), { once: true, signal: this.ac.signal })
+    this.unsubscribe = this.own.subscribe((visible) => this.onOwnVisibility(visible))
+    this.timer = setInterval(() => this.tick(), this.intervalMs)
     this.electing = this.elect()
   }
 
@@ -124,6 +138,21 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
   /** The latest state of the site's node (undefined until the leader published one). */
   get state(): JsonValue | undefined {
     return this.latest
+  }
+
+  /**
+   * In the leader tab: whether any tab of the site is visible (this one, or a
+   * follower that said so within three state intervals). Pause the node on
+   * this rather than on the leader tab's own visibility: the visitor may read
+   * the site in another tab. In a follower: this tab's own visibility.
+   */
+  get siteVisible(): boolean {
+    return this.anyVisible
+  }
+
+  /** In the leader tab: follower tabs counted as visible now (at most `MAX_TRACKED_TABS`). */
+  get visibleFollowers(): number {
+    return this.others.size
   }
 
   /** The leader tab's id, when known (this tab's own when it leads). */
@@ -150,6 +179,9 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
 
   private async shutdown(): Promise<void> {
     this.ac.abort()
+    this.unsubscribe()
+    // a follower going away is visible no more
+    if (this.currentRole === 'follower') this.presence(false)
     // a node still starting is stopped by elect() itself; the lock is kept until it has
     await this.electing
     clearInterval(this.timer)
@@ -185,7 +217,9 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       }
       this.leader = this.tabId
       this.lastSeq = -1
+      this.others.clear()
       this.setRole('leader')
+      this.updateVisibility()
       const handle = await this.options.start({ signal: this.ac.signal })
       if (this.ac.signal.aborted) {
         await handle.stop()
@@ -193,7 +227,6 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       }
       this.handle = handle
       this.publish()
-      this.timer = setInterval(() => this.publish(), this.intervalMs)
     } catch (err) {
       if (this.ac.signal.aborted) return
       // a node that cannot start here: give the lock up, so another tab (or a reload) may try
@@ -216,6 +249,7 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
         if (msg.from !== this.leader) {
           this.leader = msg.from
           this.lastSeq = -1
+          this.presence(this.own.visible()) // a new leader: tell it where this tab stands
         }
         if (msg.seq <= this.lastSeq) return
         this.lastSeq = msg.seq
@@ -225,7 +259,40 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
       case 'command':
         this.onCommand(msg.command)
         return
+      case 'presence':
+        if (this.currentRole !== 'leader') return
+        this.others.report(msg.from, msg.visible)
+        this.updateVisibility()
+        return
     }
+  }
+
+  /** Every state interval: the leader publishes (and lets silent followers' reports expire); a visible follower says so. */
+  private tick(): void {
+    if (this.currentRole === 'leader') {
+      this.updateVisibility()
+      this.publish()
+    } else if (this.currentRole === 'follower' && this.own.visible()) this.presence(true)
+  }
+
+  private onOwnVisibility(visible: boolean): void {
+    if (this.ac.signal.aborted) return
+    if (this.currentRole === 'leader') this.updateVisibility(visible)
+    else {
+      this.anyVisible = visible
+      if (this.currentRole === 'follower') this.presence(visible)
+    }
+  }
+
+  private presence(visible: boolean): void {
+    this.post({ v: TAB_PROTOCOL_VERSION, type: 'presence', from: this.tabId, visible })
+  }
+
+  private updateVisibility(self = this.own.visible()): void {
+    const v = this.others.anyVisible(self)
+    if (v === this.anyVisible) return
+    this.anyVisible = v
+    this.safeDispatch('visibility', v)
   }
 
   private onCommand(command: TabCommand): void {
