@@ -134,6 +134,46 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
     // the new leader's node (started at the takeover) ran pieces of it
     expect((await stateOf(newLeader))?.completed).toBeGreaterThan(0)
   })
+
+  it('the peer id outlives every tab of the site; a stored key that is not a key is replaced', async () => {
+    for (const p of context.pages()) await p.close()
+    const idOfNewTab = async (): Promise<string> => {
+      const page = await open()
+      await expect.poll(() => role(page), { timeout: 30_000 }).toBe('leader')
+      await expect.poll(async () => (await stateOf(page))?.peerId, { timeout: 30_000 }).toMatch(/^12D3Koo/)
+      const id = (await stateOf(page))?.peerId as string
+      await waitFor('the relay registers it', () => relay.relay.registry.peers.has(id), 30_000)
+      await page.close()
+      return id
+    }
+    const first = await idOfNewTab()
+    expect(await idOfNewTab()).toBe(first) // no tab was open in between: the key came from IndexedDB
+
+    // another script of the origin (or a stale version) leaves junk where the key is kept
+    const page = await context.newPage()
+    await page.goto(`${server.url}/compute/`) // a page of the origin that runs no node
+
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const req = indexedDB.open('peercompute-identity-tabs-example', 1)
+          req.onerror = () => reject(req.error)
+          req.onsuccess = () => {
+            const tx = req.result.transaction('keys', 'readwrite')
+            tx.objectStore('keys').put(new Uint8Array([8, 1, 18, 3, 1, 2, 3]), 'peer')
+            tx.oncomplete = () => {
+              req.result.close()
+              resolve()
+            }
+            tx.onerror = () => reject(tx.error)
+          }
+        }),
+    )
+    await page.close()
+    const replaced = await idOfNewTab()
+    expect(replaced).not.toBe(first)
+    expect(await idOfNewTab()).toBe(replaced) // and the new key is kept in turn
+  })
 })
 
 /** Deterministic pseudo-random bytes (xorshift). */

@@ -7,15 +7,17 @@ const local = location.hostname === '127.0.0.1' || location.hostname === 'localh
 // "stop it in every tab" is remembered where every tab reads it: a tab granted the lock checks it first
 const STOPPED = 'peercompute-tabs-example-stopped'
 
+const name = q.get('site') ?? 'tabs-example'
 const site = runOncePerSite({
-  name: q.get('site') ?? 'tabs-example',
+  name,
   stateIntervalMs: 250,
   mayStart: () => localStorage.getItem(STOPPED) === null,
   start: async ({ signal }) => {
     const t0 = performance.now()
     const node = await createNode({
       relays: relay ? [relay] : [],
-      privateKey: await loadPeerIdentity({ signal }),
+      // one identity per node name: two names on one origin run two nodes, which must be two peers
+      privateKey: await loadPeerIdentity({ dbName: `peercompute-identity-${name}`, signal }),
       // the configured relay is always dialled (ws:// on localhost too); peers on this machine need allowPrivate
       dialPolicy: { allowPrivate: local },
       rtcConfiguration: { iceServers: [] },

@@ -16,7 +16,12 @@ const MAX_KEY_BYTES = 1024
 
 /** Options of {@link loadPeerIdentity} and {@link forgetPeerIdentity}. */
 export interface PeerIdentityOptions {
-  /** IndexedDB database name (default {@link PEER_IDENTITY_DB}). */
+  /**
+   * IndexedDB database name (default {@link PEER_IDENTITY_DB}). One identity
+   * per origin by default: an origin that runs two nodes at once (two
+   * `runOncePerSite` names) gives each its own database, or they would be one
+   * peer id twice.
+   */
   dbName?: string
   /** Gives up waiting for IndexedDB. */
   signal?: AbortSignal
