@@ -174,7 +174,41 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
     expect(replaced).not.toBe(first)
     expect(await idOfNewTab()).toBe(replaced) // and the new key is kept in turn
   })
+
+  it('the leader counts the site visible while any of its tabs is', async () => {
+    for (const p of context.pages()) await p.close()
+    const tabs = [await open(), await open()]
+    await expect.poll(() => Promise.all(tabs.map(role)), { timeout: 30_000 }).toEqual(['leader', 'follower'])
+    const [leader, follower] = tabs
+    const siteVisible = () => leader.evaluate(() => window.tabs.siteVisible())
+    // the leader's tab goes to the background; the visitor reads the site in the other tab
+    await setHidden(leader, true)
+    await expect.poll(siteVisible, { timeout: 30_000 }).toBe(true) // once the follower has told the leader
+    await setHidden(follower, true)
+    await expect.poll(siteVisible, { timeout: 5_000 }).toBe(false)
+    await setHidden(follower, false)
+    await expect.poll(siteVisible, { timeout: 5_000 }).toBe(true)
+    // the visible tab closes: it says so on pagehide
+    await follower.close({ runBeforeUnload: true })
+    await expect.poll(siteVisible, { timeout: 5_000 }).toBe(false)
+    await setHidden(leader, false)
+    expect(await siteVisible()).toBe(true)
+    await leader.close()
+  })
 })
+
+/**
+ * Hides or shows a page the way the browser does (`visibilityState`, then
+ * `visibilitychange`): headless Chromium keeps every page visible whatever
+ * tab is in front, so the test plays the browser's part.
+ */
+async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }, hidden)
+}
 
 /** Deterministic pseudo-random bytes (xorshift). */
 function randomBytes(n: number): Uint8Array {

@@ -49,6 +49,9 @@ const $ = (id: string) => document.getElementById(id) as HTMLElement
 site.addEventListener('role', (e) => {
   $('role').textContent = e.detail === 'leader' ? 'leader: runs the node' : e.detail
 })
+site.addEventListener('visibility', (e) => {
+  $('visible').textContent = e.detail ? 'some tab of the site is visible' : 'every tab of the site is hidden'
+})
 site.addEventListener('state', (e) => {
   $('state').textContent = JSON.stringify(e.detail, null, 2)
 })
@@ -69,6 +72,7 @@ $('again').addEventListener('click', () => {
 window.tabs = {
   tabId: site.tabId,
   role: () => site.role,
+  siteVisible: () => site.siteVisible,
   state: () => site.state as TabsState | undefined,
   send: (c) => site.send(c),
   stop: () => site.stop(),

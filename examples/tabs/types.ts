@@ -17,6 +17,8 @@ export interface TabsState {
 export interface TabsPage {
   tabId: string
   role(): string
+  /** In the leader: whether any tab of the site is visible. */
+  siteVisible(): boolean
   state(): TabsState | undefined
   send(command: 'pause' | 'resume' | 'withdraw'): void
   stop(): Promise<void>
