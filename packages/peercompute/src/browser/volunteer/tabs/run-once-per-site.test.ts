@@ -2,7 +2,7 @@
 // which behave as the browser's do between the "tabs" of one process: each
 // SiteNode here plays one tab.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { InvalidOptionError } from '../../../core/errors.js'
+import { InvalidOptionError, TabCoordinationUnavailableError } from '../../../core/errors.js'
 import type { TabCommand } from './messages.js'
 import { runOncePerSite, type SiteNode, type SiteNodeHandle } from './run-once-per-site.js'
 
@@ -161,6 +161,17 @@ describe('runOncePerSite', () => {
     expect(() => runOncePerSite({ name: 'x'.repeat(129), start })).toThrow(InvalidOptionError)
     expect(() => runOncePerSite({ name: 'ok', start, stateIntervalMs: 1 })).toThrow(InvalidOptionError)
     expect(() => runOncePerSite({ name: 'ok', start: 'nope' as never })).toThrow(InvalidOptionError)
+  })
+
+  it('a page without Web Locks (an insecure context) is told so at once', () => {
+    vi.stubGlobal('navigator', {})
+    try {
+      expect(() => runOncePerSite({ name: 'x', start: async () => ({ stop() {}, status: () => ({}) }) })).toThrow(
+        TabCoordinationUnavailableError,
+      )
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('an aborted signal stops the tab’s part', async () => {

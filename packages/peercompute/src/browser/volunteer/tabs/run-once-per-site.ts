@@ -5,7 +5,7 @@
 // When the leader tab closes its lock is released and a waiting tab takes over.
 import { TypedEventEmitter } from 'main-event'
 import { InvalidOptionError, TabCoordinationUnavailableError } from '../../../core/errors.js'
-import { acquireLeadership, type Leadership } from './leader-lock.js'
+import { acquireLeadership, type Leadership, webLocks } from './leader-lock.js'
 import {
   type JsonValue,
   newTabId,
@@ -64,6 +64,7 @@ export class SiteNode extends TypedEventEmitter<SiteNodeEvents> {
     if (typeof BroadcastChannel !== 'function') {
       throw new TabCoordinationUnavailableError('BroadcastChannel is unavailable in this page')
     }
+    webLocks() // throws TabCoordinationUnavailableError now rather than as an error event later
     this.intervalMs = stateIntervalMs
     this.own = options.visibility ?? documentVisibility()
     this.others = new SiteVisibility(3 * stateIntervalMs)
