@@ -5,6 +5,7 @@
 // sole interface is loopback (npm test provides one).
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
 import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -173,6 +174,23 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
     const replaced = await idOfNewTab()
     expect(replaced).not.toBe(first)
     expect(await idOfNewTab()).toBe(replaced) // and the new key is kept in turn
+  })
+
+  it('two tabs loading the identity at once get one key', async () => {
+    for (const p of context.pages()) await p.close()
+    const pages = [await context.newPage(), await context.newPage()]
+    for (const p of pages) await p.goto(`${server.url}/compute/`) // pages of the origin that run no node
+    // the built module, through Vite's file server (it resolves the module's own imports)
+    const mod = `/@fs${resolve(import.meta.dirname, '../packages/peercompute/dist/browser/volunteer/tabs/peer-identity.js')}`
+    // a string: vitest would rewrite an import() written in the test's own code
+    const load = (p: Page): Promise<string> =>
+      p.evaluate(`import(${JSON.stringify(mod)})
+        .then((m) => m.loadPeerIdentity({ dbName: 'e2e-identity-race' }))
+        .then((key) => key.publicKey.toString())`)
+    const [a, b] = await Promise.all(pages.map(load))
+    expect(a).toMatch(/^12D3Koo/)
+    expect(b).toBe(a)
+    for (const p of pages) await p.close()
   })
 
   it('the leader counts the site visible while any of its tabs is', async () => {
