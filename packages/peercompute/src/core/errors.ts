@@ -226,3 +226,11 @@ export class InvalidJobError extends PeerComputeError {
 export class IdempotencyConflictError extends PeerComputeError {
   override name = 'IdempotencyConflictError'
 }
+
+/**
+ * The page lacks what running one node per site needs: Web Locks
+ * (`navigator.locks`, secure contexts only) or BroadcastChannel.
+ */
+export class TabCoordinationUnavailableError extends PeerComputeError {
+  override name = 'TabCoordinationUnavailableError'
+}
