@@ -1,4 +1,5 @@
 import { AbortError, PayloadTooLargeError, RateLimitedError, UntrustedCodeError } from '../errors.js'
+import { MAP_KERNEL } from '../compute/mesh/map/batch-codec.js'
 import { CODE_PROTOCOL } from '../wire/code.js'
 import { toBase64 } from './base64.js'
 import { bundleName } from './bundle-name.js'
@@ -103,6 +104,21 @@ export class CodeStore {
     if (max !== undefined && input instanceof Uint8Array && input.length > max)
       throw new PayloadTooLargeError(`input of ${input.length} bytes exceeds the kernel's limit of ${max}`)
     return this.init.pool.run(name, input, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
+  }
+
+  /**
+   * Runs a map batch (bytes of items in, bytes of results out) through bundle
+   * `name`, fetched from `peer` when not held; `params` are the batch's
+   * (`{ kernel: name, params }`). The manifest's timeout bounds the batch.
+   */
+  async runBatch(
+    name: string,
+    peer: string,
+    batch: unknown,
+    opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
+  ): Promise<unknown> {
+    const entry = await this.ensure(name, peer, opts.signal)
+    return this.init.pool.run(MAP_KERNEL, batch, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
   }
 
   /** The verified kernel `name`, fetched from `peer` if not held; registered with the pool. */
