@@ -25,6 +25,8 @@ async function start(): Promise<NodePage> {
     statusIntervalMs: 500,
     // a page served from this machine is a local demo: its URL sources may be on loopback too
     urlPolicy: { allowPrivate: location.hostname === '127.0.0.1' || location.hostname === 'localhost' },
+    // ?trust=KEY (repeatable): run kernels signed by these publishers, each in a sandbox (opaque origin, no network)
+    ...(q.getAll('trust').length ? { trust: q.getAll('trust') } : {}),
   })
   await node.start()
   const notes = node.state.map('notes')

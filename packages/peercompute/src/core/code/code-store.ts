@@ -1,5 +1,5 @@
-import { AbortError, PayloadTooLargeError, RateLimitedError, UntrustedCodeError } from '../errors.js'
 import { MAP_KERNEL } from '../compute/mesh/map/batch-codec.js'
+import { AbortError, PayloadTooLargeError, RateLimitedError, UntrustedCodeError } from '../errors.js'
 import { CODE_PROTOCOL } from '../wire/code.js'
 import { toBase64 } from './base64.js'
 import { bundleName } from './bundle-name.js'

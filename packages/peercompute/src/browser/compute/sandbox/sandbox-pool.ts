@@ -1,6 +1,6 @@
+import type { CodePool } from '../../../core/code/code-store.js'
 import { decodeBatch, MAP_KERNEL } from '../../../core/compute/mesh/map/batch-codec.js'
 import { mapBatchParams } from '../../../core/compute/mesh/map/run-batch.js'
-import type { CodePool } from '../../../core/code/code-store.js'
 import {
   AbortError,
   KernelError,
@@ -10,8 +10,8 @@ import {
   TaskTimeoutError,
   WorkerCrashedError,
 } from '../../../core/errors.js'
-import { batchOutput, taskOutput } from './sandbox-reply.js'
 import { SandboxFrame } from './sandbox-frame.js'
+import { batchOutput, taskOutput } from './sandbox-reply.js'
 
 /** Options of a SandboxPool. */
 export interface SandboxPoolInit {

@@ -27,7 +27,8 @@ export function parseSandboxReply(m: unknown): SandboxReply {
   if (!Number.isSafeInteger(o.id)) throw new ProtocolError('a sandbox result without a task id')
   const id = o.id as number
   if (o.ok === true) return { t: 'done', id, ok: true, out: o.out }
-  if (o.ok === false) return { t: 'done', id, ok: false, name: text(o.name, 64) || 'Error', message: text(o.message, 1024) }
+  if (o.ok === false)
+    return { t: 'done', id, ok: false, name: text(o.name, 64) || 'Error', message: text(o.message, 1024) }
   throw new ProtocolError('a sandbox result must say ok or not')
 }
 
@@ -37,7 +38,10 @@ export function parseSandboxReply(m: unknown): SandboxReply {
  */
 export function batchOutput(out: unknown, count: number): Uint8Array {
   if (!Array.isArray(out) || out.length !== count)
-    throw new KernelError(`the kernel gave ${Array.isArray(out) ? out.length : 'no'} results for ${count} items`, 'KernelError')
+    throw new KernelError(
+      `the kernel gave ${Array.isArray(out) ? out.length : 'no'} results for ${count} items`,
+      'KernelError',
+    )
   let encoded: Uint8Array
   try {
     encoded = encodeValues(out.map((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v)))
@@ -66,7 +70,8 @@ export function taskOutput(out: unknown): unknown {
   } catch (err) {
     throw new KernelError(`the kernel's output is not JSON or bytes: ${(err as Error).message}`, 'KernelError')
   }
-  if (json === undefined) throw new KernelError(`the kernel's output is not JSON or bytes (${typeof out})`, 'KernelError')
+  if (json === undefined)
+    throw new KernelError(`the kernel's output is not JSON or bytes (${typeof out})`, 'KernelError')
   if (json.length > MAX_SANDBOX_OUTPUT_BYTES)
     throw new PayloadTooLargeError(`an output of ${json.length} characters exceeds ${MAX_SANDBOX_OUTPUT_BYTES}`)
   return out

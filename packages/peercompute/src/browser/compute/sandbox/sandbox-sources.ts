@@ -94,7 +94,9 @@ export function sandboxDocument(): string {
 }
 
 /** The inline script of the sandbox document (its SHA-256 is what a page's CSP must allow). */
-export function sandboxScript(workerSourceJson = JSON.stringify(SANDBOX_WORKER_SOURCE).replace(/</g, '\\u003c')): string {
+export function sandboxScript(
+  workerSourceJson = JSON.stringify(SANDBOX_WORKER_SOURCE).replace(/</g, '\\u003c'),
+): string {
   return `(() => {
   let started = false;
   addEventListener('message', (e) => {
