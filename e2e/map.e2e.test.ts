@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { generatePublisherKey, importPublisherKey, type NodeKernel, signBundle } from 'peercompute'
+import { generatePublisherKey, importPublisherKey, type NodeKernel, type PublisherKey, signBundle } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loopbackOnly, startNodes, startWorkerProcess, testRelay, waitFor } from '../test/integration/helpers.ts'
@@ -53,7 +53,7 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
   let submitter: NodeKernel
   let workers: Array<{ proc: ChildProcess; id: string }>
   let web: { page: Page; id: string }
-  let key: CryptoKey
+  let key: PublisherKey
   let publicKey: string
   const cleanups: Array<() => Promise<unknown> | unknown> = []
 
@@ -155,6 +155,56 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
     const ok = submitter.compute.map({ code: good, inputs: [1, 2, 3], peers: [web.id] })
     expect(await ok.result).toEqual([2, 3, 4])
     expect(ok.batches.every((b) => b.peer === web.id && b.platform === 'browser')).toBe(true)
+  })
+
+  it('hostile kernels at the sandbox boundary: junk on the port, a forged result, an output that cannot travel, a hang; each fails its task, the page serves on', async () => {
+    // the sandbox's own port is in the worker's global scope, so a kernel can post on it
+    const attacks: Array<[string, string, RegExp, { timeoutMs?: number }?]> = [
+      ['junk', 'port.postMessage("junk"); export default () => new Promise(() => {})\n', /WorkerCrashedError/],
+      [
+        'forged',
+        // answers every later task itself, with more results than items
+        'const real = port.onmessage\nport.onmessage = (e) => e.data && e.data.t === "run" ? port.postMessage({ t: "done", id: e.data.id, ok: true, out: Array(e.data.input.length + 5).fill(0) }) : real(e)\nexport default (x) => x\n',
+        /WorkerCrashedError/,
+      ],
+      ['uncloneable', 'export default () => () => 1\n', /DataCloneError/],
+      ['hang', 'export default () => new Promise(() => {})\n', /TaskTimeoutError/, { timeoutMs: 500 }],
+    ]
+    for (const [name, src, why, limits] of attacks) {
+      const bundle = await signBundle(
+        enc.encode(src),
+        { name, version: '1.0.0', kind: 'kernel', ...(limits ? { limits } : {}) },
+        key,
+      )
+      // the forged answers start with the second batch: the module's code runs at the first one's import
+      const job = submitter.compute.map({
+        code: bundle,
+        inputs: [1, 2, 3],
+        batchItems: 1,
+        peers: [web.id],
+        maxAttempts: 1,
+      })
+      const err = await job.result.then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      expect(err?.message, name).toMatch(why)
+    }
+    const ok = submitter.compute.map({
+      code: await signBundle(INC, { name: 'inc', version: '1.0.2', kind: 'kernel' }, key),
+      inputs: [10, 20],
+      peers: [web.id],
+    })
+    expect(await ok.result).toEqual([11, 21])
+    const st = await web.page.evaluate(() => window.pcnode.status().tasks.executor)
+    expect(st.failed).toBeGreaterThanOrEqual(attacks.length)
+    // each misbehaving sandbox was ended (its iframe removed), not left beside its replacement
+    const frames = await web.page.evaluate(() => [
+      document.querySelectorAll('iframe[sandbox]').length,
+      Math.max(1, navigator.hardwareConcurrency - 1),
+    ])
+    expect(frames[0]).toBeGreaterThan(0)
+    expect(frames[0]).toBeLessThanOrEqual(frames[1])
   })
 
   it('10,000 items over 2 Node workers and the page, one worker SIGKILLed mid-job: the local results, in order; the page’s items marked browser', async () => {

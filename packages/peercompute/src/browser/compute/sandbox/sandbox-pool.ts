@@ -183,7 +183,14 @@ export class SandboxPool implements CodePool {
         }
         if (r.t !== 'done') return
         const t = slot.task
-        if (!t || r.id !== t.id) return // a cancelled task's late answer, or noise
+        // a cancelled task's sandbox is ended, so no answer comes late: any other is forged
+        if (!t || r.id !== t.id)
+          return this.end(slot, new WorkerCrashedError('the sandbox answered a task it was not given'))
+        if (r.ok && t.count !== undefined && !(Array.isArray(r.out) && r.out.length === t.count))
+          return this.end(
+            slot,
+            new WorkerCrashedError(`the sandbox did not answer ${t.count} results for ${t.count} items`),
+          )
         clearTimeout(slot.timer)
         slot.task = undefined
         if (!r.ok) this.settle(t, new KernelError(r.message, r.name))
