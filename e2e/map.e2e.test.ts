@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { generatePublisherKey, importPublisherKey, type NodeKernel, type PublisherKey, signBundle } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sandboxScriptHash } from '../packages/peercompute/src/browser/compute/sandbox/sandbox-sources.ts'
 import { loopbackOnly, startNodes, startWorkerProcess, testRelay, waitFor } from '../test/integration/helpers.ts'
 import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
 
@@ -206,6 +207,62 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
     expect(frames[0]).toBeGreaterThan(0)
     expect(frames[0]).toBeLessThanOrEqual(frames[1])
   })
+
+  it("a page with a strict Content-Security-Policy runs the sandbox when its script-src allows the sandbox script's hash", async () => {
+    const hash = await sandboxScriptHash()
+    const strict = (withHash: boolean) =>
+      [
+        "default-src 'self'",
+        `script-src 'self' ${withHash ? hash : ''} data: 'wasm-unsafe-eval'`,
+        "worker-src 'self' blob:",
+        "style-src 'self' 'unsafe-inline'",
+        'connect-src ws://127.0.0.1:* http://127.0.0.1:*',
+      ].join('; ')
+    // a server of the same pages whose every response carries the policy (?csp=nohash: the policy without the hash)
+    const strictServer = await serveDev({
+      optimizeDeps: { include: ['y-indexeddb'] },
+      plugins: [
+        {
+          name: 'strict-csp',
+          configureServer(vite) {
+            vite.middlewares.use((req, res, next) => {
+              res.setHeader('content-security-policy', strict(!req.url?.includes('csp=nohash')))
+              next()
+            })
+          },
+        },
+      ],
+    })
+    cleanups.push(() => strictServer.close())
+    await context.grantPermissions(['camera', 'microphone'], { origin: strictServer.url })
+    const openStrict = async (withHash: boolean) => {
+      const page = await context.newPage()
+      cleanups.push(() => page.close())
+      await page.goto(
+        `${strictServer.url}/node/?relay=${encodeURIComponent(relay.wsAddr)}&trust=${encodeURIComponent(publicKey)}${withHash ? '' : '&csp=nohash'}`,
+      )
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 })
+      const id = await page.evaluate(() => window.pcnode.peerId)
+      await waitFor('the submitter sees the strict page', () =>
+        submitter.getStatus().peers.some((p) => p.id === id && p.connected && p.caps.kernels.length > 0),
+      )
+      return { page, id }
+    }
+    const bundle = await signBundle(INC, { name: 'inc', version: '1.0.3', kind: 'kernel' }, key)
+    const allowed = await openStrict(true)
+    const ok = submitter.compute.map({ code: bundle, inputs: [1, 2], peers: [allowed.id], maxAttempts: 1 })
+    expect(await ok.result).toEqual([2, 3])
+    // without the hash the page's policy blocks the sandbox's script: the task fails, it does not hang
+    const blocked = await openStrict(false)
+    const bad = submitter.compute.map({ code: bundle, inputs: [1], peers: [blocked.id], maxAttempts: 1 })
+    const err = await bad.result.then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    expect(err?.message).toMatch(/WorkerCrashedError/)
+    await allowed.page.close()
+    await blocked.page.close()
+  }, 90_000)
 
   it('10,000 items over 2 Node workers and the page, one worker SIGKILLed mid-job: the local results, in order; the page’s items marked browser', async () => {
     const bundle = await signBundle(INC, { name: 'inc', version: '1.0.1', kind: 'kernel' }, key)

@@ -2,6 +2,7 @@
 // with an opaque origin (a sandboxed iframe without allow-same-origin) that
 // starts one Worker from a blob URL and hands it a MessagePort to the pool.
 // Both are plain strings: nothing of the page's own modules is loaded there.
+import { toBase64 } from '../../../core/code/base64.js'
 
 /**
  * The Content-Security-Policy of the sandbox document, inherited by its worker:
@@ -115,4 +116,14 @@ export function sandboxScript(
     }
   });
 })();`
+}
+
+/**
+ * The CSP source that allows the sandbox's inline script on a page whose own
+ * Content-Security-Policy (inherited by the srcdoc iframe) has no
+ * `'unsafe-inline'`: `'sha256-…'`, for the page's `script-src`.
+ */
+export async function sandboxScriptHash(): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(sandboxScript()))
+  return `'sha256-${toBase64(new Uint8Array(digest))}'`
 }
