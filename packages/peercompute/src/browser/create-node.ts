@@ -32,6 +32,8 @@ export interface BrowserNodeOptions
 export async function createNode(options: BrowserNodeOptions): Promise<NodeKernel> {
   checkNodeOptions(options)
   const nav = navigator as Navigator & { gpu?: GPU; deviceMemory?: number }
+  if (options.trust?.length && typeof document === 'undefined')
+    options.log?.('trust is set, but traveling code needs a page (its sandboxes are iframes): this node runs none')
   const adapter = options.enableWebGPU === false || !nav.gpu ? null : await nav.gpu.requestAdapter().catch(() => null)
   return assembleNode({
     options,
