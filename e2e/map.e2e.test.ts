@@ -279,7 +279,13 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
         yield i
       }
     }
-    const job = submitter.compute.map({ code: bundle, inputs: items(), batchItems: 100, includeLocal: false })
+    const job = submitter.compute.map({
+      code: bundle,
+      inputs: items(),
+      batchItems: 100,
+      includeLocal: false,
+      peers: [web.id, ...workers.map((w) => w.id)], // not the pages the CSP test closed
+    })
     await waitFor('the victim finished a batch', () => job.batches.some((b) => b.peer === victim.id), 60_000)
     victim.proc.kill('SIGKILL')
     await new Promise((r) => victim.proc.once('exit', r))
