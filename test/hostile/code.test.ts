@@ -121,8 +121,7 @@ describe('hostile peers serving traveling code', () => {
     cleanups.push(() => atk.stop())
     await atk.node.handle(CODE_PROTOCOL, (stream) => serve(stream, bundles), { runOnLimitedConnection: true })
     const s = await atk.open(addr, TASK_PROTOCOL)
-    const batch = encodeValues([1, 2])
-    // the victim's answers, without its keep-alive frames
+    // the victim's answers, without the keep-alive frames it sends while a task takes over a second
     const answers = () => s.frames.map((f) => decodeTaskMessage(f)).filter((m) => m.type !== 'alive')
     for (const [i, kernel] of names.entries()) {
       s.frame(
@@ -137,6 +136,7 @@ describe('hostile peers serving traveling code', () => {
       await waitFor(`hostile task ${i + 1} is answered`, () => answers().length > i)
     }
     // the same bundles named by a map batch: a batch runs where its bundle runs, so it is verified first too
+    const batch = encodeValues([1, 2])
     for (const [i, kernel] of names.entries()) {
       s.frame(
         encodeTaskMessage({

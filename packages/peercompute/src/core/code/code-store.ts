@@ -1,5 +1,11 @@
 import { MAP_KERNEL } from '../compute/mesh/map/batch-codec.js'
-import { AbortError, PayloadTooLargeError, RateLimitedError, UntrustedCodeError } from '../errors.js'
+import {
+  AbortError,
+  KernelNotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UntrustedCodeError,
+} from '../errors.js'
 import { CODE_PROTOCOL } from '../wire/code.js'
 import { toBase64 } from './base64.js'
 import { bundleName } from './bundle-name.js'
@@ -106,21 +112,6 @@ export class CodeStore {
     return this.init.pool.run(name, input, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
   }
 
-  /**
-   * Runs a map batch (bytes of items in, bytes of results out) through bundle
-   * `name`, fetched from `peer` when not held; `params` are the batch's
-   * (`{ kernel: name, params }`). The manifest's timeout bounds the batch.
-   */
-  async runBatch(
-    name: string,
-    peer: string,
-    batch: unknown,
-    opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
-  ): Promise<unknown> {
-    const entry = await this.ensure(name, peer, opts.signal)
-    return this.init.pool.run(MAP_KERNEL, batch, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
-  }
-
   /** The verified kernel `name`, fetched from `peer` if not held; registered with the pool. */
   async ensure(name: string, peer: string, signal?: AbortSignal): Promise<Entry> {
     if (this.stopped) throw new AbortError('the code store stopped')
@@ -151,6 +142,23 @@ export class CodeStore {
     this.cache.clear()
     this.cachedBytes = 0
     await this.init.pool.stop()
+  }
+
+  /**
+   * Runs a map batch (bytes of items in, bytes of results out) through bundle
+   * `name`, fetched from `peer` when not held; `params` are the batch's
+   * (`{ kernel: name, params }`). The manifest's timeout bounds the batch.
+   */
+  async runBatch(
+    name: string,
+    peer: string,
+    batch: unknown,
+    opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
+  ): Promise<unknown> {
+    const entry = await this.ensure(name, peer, opts.signal)
+    const pool: CodePool | undefined = this.init.pool
+    if (!pool) throw new KernelNotFoundError('this node runs no traveling kernels')
+    return pool.run(MAP_KERNEL, batch, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
   }
 
   private async load(name: string, peer: string): Promise<Entry> {

@@ -316,14 +316,24 @@ function travelingRunner(local: LocalCompute, code: CodeStore | undefined): Task
     async run(kernel, input, opts) {
       // a map batch over a bundle runs where the bundle runs: in the code store's pool
       const batchOf = kernel === MAP_KERNEL ? mapBundle(opts.params) : undefined
-      if (!isBundleName(kernel) && !batchOf) return local.run(kernel, input, opts)
+      if (batchOf) return runBundleBatch(code, batchOf, input, opts)
+      if (!isBundleName(kernel)) return local.run(kernel, input, opts)
       if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
-      const output = batchOf
-        ? await code.runBatch(batchOf, opts.peer, input, opts)
-        : await code.run(kernel, opts.peer, input, opts)
+      const output = await code.run(kernel, opts.peer, input, opts)
       return { output, substrate: 'cpu' }
     },
   }
+}
+
+/** A map batch over bundle `name` on the code store (fetched from the asking peer and verified first). */
+async function runBundleBatch(
+  code: CodeStore | undefined,
+  name: string,
+  input: unknown,
+  opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[]; peer?: string },
+): Promise<{ output: unknown; substrate: 'cpu' }> {
+  if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
+  return { output: await code.runBatch(name, opts.peer, input, opts), substrate: 'cpu' }
 }
 
 /** The bundle a map batch's params name, if they name one. */
