@@ -158,14 +158,19 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
     expect(ok.batches.every((b) => b.peer === web.id && b.platform === 'browser')).toBe(true)
   })
 
-  it('hostile kernels at the sandbox boundary: junk on the port, a forged result, an output that cannot travel, a hang; each fails its task, the page serves on', async () => {
+  it('hostile kernels at the sandbox boundary: junk on the port, a forged or unasked result, an output that cannot travel, a hang; each fails its task, the page serves on', async () => {
     // the sandbox's own port is in the worker's global scope, so a kernel can post on it
     const attacks: Array<[string, string, RegExp, { timeoutMs?: number }?]> = [
       ['junk', 'port.postMessage("junk"); export default () => new Promise(() => {})\n', /WorkerCrashedError/],
       [
         'forged',
-        // answers every later task itself, with more results than items
-        'const real = port.onmessage\nport.onmessage = (e) => e.data && e.data.t === "run" ? port.postMessage({ t: "done", id: e.data.id, ok: true, out: Array(e.data.input.length + 5).fill(0) }) : real(e)\nexport default (x) => x\n',
+        // rewrites the sandbox's own answer (loaded before the first one is sent): more results than items
+        'const post = port.postMessage.bind(port)\nport.postMessage = (m) => post(m && m.t === "done" ? { ...m, ok: true, out: [1, 2, 3, 4] } : m)\nexport default (x) => x\n',
+        /WorkerCrashedError/,
+      ],
+      [
+        'unasked',
+        'export default () => { port.postMessage({ t: "done", id: -1, ok: true, out: [] }); return new Promise(() => {}) }\n',
         /WorkerCrashedError/,
       ],
       ['uncloneable', 'export default () => () => 1\n', /DataCloneError/],
@@ -177,11 +182,9 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
         { name, version: '1.0.0', kind: 'kernel', ...(limits ? { limits } : {}) },
         key,
       )
-      // the forged answers start with the second batch: the module's code runs at the first one's import
       const job = submitter.compute.map({
         code: bundle,
-        inputs: [1, 2, 3],
-        batchItems: 1,
+        inputs: [1],
         peers: [web.id],
         maxAttempts: 1,
       })
