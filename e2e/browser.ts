@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
-import { build, createServer, preview } from 'vite'
+import { build, createServer, type PluginOption, preview } from 'vite'
 
 export const CHROMIUM = '/usr/bin/chromium'
 /** In CI the browser tests must run: a missing Chromium fails instead of skipping. */
@@ -47,7 +47,9 @@ export interface ExampleServer {
 }
 
 /** Serves the examples with `vite dev`. */
-export async function serveDev(overrides: { optimizeDeps?: { include?: string[] } } = {}): Promise<ExampleServer> {
+export async function serveDev(
+  overrides: { optimizeDeps?: { include?: string[] }; plugins?: PluginOption[] } = {},
+): Promise<ExampleServer> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'pc-vite-cache-'))
   const server = await createServer({
     configFile: CONFIG,

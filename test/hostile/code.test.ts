@@ -1,7 +1,8 @@
 // Attacks with traveling code: a plain js-libp2p peer asks the victim to run
 // bundles it serves itself over the code protocol (through the wire codecs
 // only): tampered code, a tampered manifest, an unknown key, an expired bundle,
-// a forged signature, bytes that are not the named bundle, a malformed bundle.
+// a forged signature, bytes that are not the named bundle, a malformed bundle;
+// each named directly and by a map batch (`@map` with `params.kernel`).
 // Each is refused with UntrustedCodeError, nothing runs, the victim goes on
 // serving an honest submitter's signed kernel, and no error goes unhandled.
 import type { Stream } from '@libp2p/interface'
@@ -18,9 +19,11 @@ import {
   encodeCodeHead,
   encodeFrame,
   encodeTaskMessage,
+  encodeValues,
   FrameDecoder,
   generatePublisherKey,
   importPublisherKey,
+  MAP_KERNEL,
   signBundle,
   TASK_PROTOCOL,
 } from 'peercompute'
@@ -132,11 +135,29 @@ describe('hostile peers serving traveling code', () => {
       // one at a time: fetches from one peer are bounded (fetchesPerPeer); more at once are RateLimitedError
       await waitFor(`hostile task ${i + 1} is answered`, () => answers().length > i)
     }
+    // the same bundles named by a map batch: a batch runs where its bundle runs, so it is verified first too
+    const batch = encodeValues([1, 2])
+    for (const [i, kernel] of names.entries()) {
+      s.frame(
+        encodeTaskMessage({
+          type: 'request',
+          id: names.length + i + 1,
+          header: {
+            kernel: MAP_KERNEL,
+            params: { kernel },
+            source: { kind: 'inline', length: batch.length },
+            deadlineMs: 30_000,
+          },
+          data: batch,
+        }),
+      )
+      await waitFor(`hostile map batch ${i + 1} is answered`, () => answers().length > names.length + i)
+    }
     expect(await honestRun).toMatchObject({ success: true, result: 6, peers: [victim.peerId] })
     const replies = answers()
-    expect(replies.map((m) => m.type)).toEqual(names.map(() => 'error'))
+    expect(replies.map((m) => m.type)).toEqual([...names, ...names].map(() => 'error'))
     for (const m of replies) expect(m, JSON.stringify(m)).toMatchObject({ name: 'UntrustedCodeError' })
-    expect(victim.compute.status().executor.failed).toBe(names.length)
+    expect(victim.compute.status().executor.failed).toBe(2 * names.length)
     expect(victim.compute.status().executor.completed).toBe(1)
     // the victim serves on: the honest kernel again, from its cache
     const again = await honest.submitTask({ id: 'h2', type: 'kernel', kernel: honestName, data: Uint8Array.of(5) })

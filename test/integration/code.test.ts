@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { generatePublisherKey, importPublisherKey, signBundle } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startNodes, testRelay, waitFor } from './helpers.js'
+import { CLI, startNodes, testRelay, waitFor } from './helpers.js'
 
 const SUM = new TextEncoder().encode(
   'export function sum(input, params) {\n  let s = 0\n  for (const b of input) s += b\n  return { sum: s + (params?.add ?? 0) }\n}\n',
@@ -71,5 +76,53 @@ describe('signed kernels travel to executors that trust their publisher', () => 
     })
     expect(res).toMatchObject({ success: false, error: { name: 'NoEligiblePeerError' } })
     await expect(submitter.publish(Uint8Array.of(1, 2, 3))).rejects.toMatchObject({ name: 'InvalidOptionError' })
+  })
+
+  it('map over signed code: 2,000 items on the 2 trusting executors, in order, each batch marked node; the CLI with --code', async () => {
+    const r = await testRelay()
+    cleanups.push(() => r.stop())
+    const publisher = await generatePublisherKey()
+    const key = await importPublisherKey(publisher.secretKeyPem)
+    const inc = new TextEncoder().encode('export default (x, params) => x + (params?.add ?? 1)\n')
+    const bundle = await signBundle(inc, { name: 'inc', version: '1.0.0', kind: 'kernel' }, key)
+    const [submitter] = await startNodes(1, r.wsAddr)
+    const trusting = await startNodes(2, r.wsAddr, { trust: [publisher.publicKey] })
+    cleanups.push(() => Promise.all([submitter, ...trusting].map((n) => n.stop())))
+    await waitFor('the executors advertise their trust', () =>
+      trusting.every((t) =>
+        submitter
+          .getStatus()
+          .peers.some((p) => p.id === t.peerId && p.caps.kernels.includes(`signed:${publisher.publicKey}`)),
+      ),
+    )
+    expect(() => submitter.compute.map({ kernel: 'crc32c', code: bundle, inputs: [] })).toThrow(TypeError)
+    expect(() => submitter.compute.map({ code: `bundle:${'A'.repeat(43)}`, inputs: [] })).toThrow(TypeError)
+    const N = 2000
+    const job = submitter.compute.map({
+      code: bundle,
+      inputs: Array.from({ length: N }, (_, i) => i),
+      params: { add: 3 },
+      batchItems: 100,
+      includeLocal: false,
+    })
+    expect(await job.result).toEqual(Array.from({ length: N }, (_, i) => i + 3))
+    expect(new Set(job.batches.map((b) => b.platform))).toEqual(new Set(['node']))
+    expect(job.batches.reduce((s, b) => s + b.count, 0)).toBe(N)
+    for (const b of job.batches) expect(trusting.map((t) => t.peerId)).toContain(b.peer)
+    // by name, once published
+    const name = await submitter.publish(bundle)
+    expect(await submitter.compute.map({ code: name, inputs: [1, 2] }).result).toEqual([2, 3])
+
+    const dir = mkdtempSync(join(tmpdir(), 'pc-code-map-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'inc.bundle'), bundle)
+    writeFileSync(join(dir, 'in.jsonl'), `${[5, 6, 7].join('\n')}\n`)
+    const args = ['map', '--relay', r.wsAddr, '--loopback', '--no-gpu', '--no-local', '--peers', '2']
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [CLI, ...args, '--code', join(dir, 'inc.bundle'), '--inputs', join(dir, 'in.jsonl')],
+      { timeout: 60_000 },
+    )
+    expect(stdout.trim().split('\n').map(Number)).toEqual([6, 7, 8])
   })
 })

@@ -121,13 +121,17 @@ export const CLI = fileURLToPath(new URL('../../packages/peercompute/dist/node/c
 
 /**
  * Starts `peercompute worker` on `relay` in its own process (loopback, one
- * worker thread, no GPU) and resolves with it and its peer id once it is ready.
+ * worker thread, no GPU; `extraArgs` appended, e.g. `--trust KEY`) and resolves
+ * with it and its peer id once it is ready.
  * The caller stops it by its pid.
  */
-export async function startWorkerProcess(relay: string): Promise<{ proc: ChildProcess; id: string }> {
+export async function startWorkerProcess(
+  relay: string,
+  extraArgs: string[] = [],
+): Promise<{ proc: ChildProcess; id: string }> {
   const proc = spawn(
     process.execPath,
-    [CLI, 'worker', '--relay', relay, '--loopback', '--max-workers', '1', '--no-gpu'],
+    [CLI, 'worker', '--relay', relay, '--loopback', '--max-workers', '1', '--no-gpu', ...extraArgs],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

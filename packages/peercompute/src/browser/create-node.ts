@@ -6,6 +6,7 @@ import type { NodeKernel } from '../core/kernel/node-kernel.js'
 import { checkNodeOptions, type NodeOptions } from '../core/kernel/options.js'
 import type { NetworkManagerInit } from '../core/network/network-manager.js'
 import { createWorkerPool } from './compute/browser-worker-pool.js'
+import { SandboxPool } from './compute/sandbox/sandbox-pool.js'
 import { type BrowserNetworkInit, createNetworkManager } from './network.js'
 
 /** Options of a browser peer: the common ones, plus the page's network settings. */
@@ -24,11 +25,15 @@ export interface BrowserNodeOptions
  * Creates a browser peer (not started): WebSockets to relays, circuit relay and
  * WebRTC; the room's shared document (kept in IndexedDB with
  * `storageMode: 'local'`); module Web Workers, and WebGPU where the page has it.
+ * With `trust`, signed kernels from other peers run in sandboxes: a Worker in
+ * an opaque-origin iframe each (`SandboxPool`; a page is needed, not a worker).
  * Browsers offer their work for free.
  */
 export async function createNode(options: BrowserNodeOptions): Promise<NodeKernel> {
   checkNodeOptions(options)
   const nav = navigator as Navigator & { gpu?: GPU; deviceMemory?: number }
+  if (options.trust?.length && typeof document === 'undefined')
+    options.log?.('trust is set, but traveling code needs a page (its sandboxes are iframes): this node runs none')
   const adapter = options.enableWebGPU === false || !nav.gpu ? null : await nav.gpu.requestAdapter().catch(() => null)
   return assembleNode({
     options,
@@ -41,6 +46,11 @@ export async function createNode(options: BrowserNodeOptions): Promise<NodeKerne
       gpu: adapter && nav.gpu ? new GpuExecutor({ gpu: nav.gpu }) : undefined,
       enableWebGPU: options.enableWebGPU,
     }),
+    // traveling code never runs in the page's own workers: each sandbox is an opaque origin without network
+    codePool:
+      options.trust?.length && typeof document !== 'undefined'
+        ? new SandboxPool({ maxWorkers: options.maxWorkers, maxCpuFraction: options.maxCpuFraction })
+        : undefined,
     createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
     substrate: 'browser',
     memoryMb: Math.floor(((nav.deviceMemory ?? 4) * 1024) / 2),

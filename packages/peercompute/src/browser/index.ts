@@ -15,6 +15,8 @@
  */
 export * from '../index.js'
 export { createWorkerPool, type WorkerPoolBrowserInit } from './compute/browser-worker-pool.js'
+export { SandboxPool, type SandboxPoolInit } from './compute/sandbox/sandbox-pool.js'
+export { SANDBOX_CSP, sandboxScript, sandboxScriptHash } from './compute/sandbox/sandbox-sources.js'
 export { type BrowserNodeOptions, createNode } from './create-node.js'
 export { type BrowserNetworkInit, createNetworkManager } from './network.js'
 export {

@@ -1,5 +1,6 @@
 import type { WgslTask } from '../compute/gpu/gpu-executor.js'
 import { decodeWgslTask, resolveWgslLimits, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
+import { MAP_KERNEL } from '../compute/mesh/map/batch-codec.js'
 import {
   AbortError,
   GpuUnavailableError,
@@ -166,6 +167,24 @@ export class CodeStore {
     this.cache.clear()
     this.cachedBytes = 0
     await this.init.pool?.stop()
+  }
+
+  /**
+   * Runs a map batch (bytes of items in, bytes of results out) through bundle
+   * `name`, fetched from `peer` when not held; `params` are the batch's
+   * (`{ kernel: name, params }`). The manifest's timeout bounds the batch.
+   */
+  async runBatch(
+    name: string,
+    peer: string,
+    batch: unknown,
+    opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
+  ): Promise<unknown> {
+    const entry = await this.ensure(name, peer, opts.signal)
+    if (entry.shader !== undefined) throw new KernelNotFoundError(`${name} is a WGSL shader: map batches run kernels only`)
+    const pool: CodePool | undefined = this.init.pool
+    if (!pool) throw new KernelNotFoundError('this node runs no traveling kernels')
+    return pool.run(MAP_KERNEL, batch, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })
   }
 
   private async load(name: string, peer: string): Promise<Entry> {

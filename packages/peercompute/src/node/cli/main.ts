@@ -29,6 +29,9 @@ commands:
       run one kernel over every line of FILE.jsonl on the mesh; print the results in
       input order, one JSON line each (a built-in's item: a string's UTF-8 bytes or
       {"base64": "..."}; --module registers NAME here from a module file)
+  map --relay ADDR --code BUNDLE --inputs FILE.jsonl [...the options above]
+      the same over signed code (peercompute sign): peers started with --trust KEY of its
+      publisher fetch it from here, verify it and run it; items and results are JSON
   (--loopback keeps WebRTC and dials on 127.0.0.1 with no STUN, and lets URL sources be on
    loopback or private addresses: a mesh on one machine)
   keys new [--out DIR] [--name NAME]

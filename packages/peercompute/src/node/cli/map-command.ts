@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { POLICIES, type PolicyName } from '../../core/compute/mesh/policies.js'
@@ -48,13 +49,18 @@ export function resultLine(v: unknown): string {
   )
 }
 
-/** `peercompute map`: runs one kernel over a JSON-lines file on the mesh; prints the results in order, one per line. */
+/**
+ * `peercompute map`: runs one kernel (`--kernel`, or signed code with
+ * `--code BUNDLE`) over a JSON-lines file on the mesh; prints the results in
+ * order, one per line.
+ */
 export async function mapCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       ...COMMON,
       kernel: { type: 'string' },
+      code: { type: 'string' },
       inputs: { type: 'string' },
       module: { type: 'string' },
       imm: { type: 'string' },
@@ -66,20 +72,26 @@ export async function mapCommand(args: string[]): Promise<number> {
     },
   })
   const kernel = values.kernel
-  if (!kernel) throw new UsageError('--kernel NAME is required (a built-in op, or a kernel the peers registered)')
+  if (!kernel === !values.code)
+    throw new UsageError(
+      '--kernel NAME (a built-in op, or a kernel the peers registered) or --code BUNDLE (signed code) is required, not both',
+    )
+  if (values.code && values.module) throw new UsageError('--module goes with --kernel, not with --code')
   if (!values.inputs) throw new UsageError('--inputs FILE.jsonl is required')
   if (values.policy && !(values.policy in POLICIES))
     throw new UsageError(`--policy must be one of ${Object.keys(POLICIES).join(', ')}`)
+  // signed code: the peers that trust its publisher (--trust on theirs) fetch it from this node and verify it
+  const code = values.code ? new Uint8Array(await readFile(values.code)) : undefined
   const node = await createNode(nodeOptions(values))
   try {
     await node.start()
-    if (values.module) node.registerKernel(kernel, new URL(values.module, `file://${process.cwd()}/`).href)
+    if (values.module && kernel) node.registerKernel(kernel, new URL(values.module, `file://${process.cwd()}/`).href)
     const want = values.peers ? positiveInt(values.peers, '--peers') : 1
     const have = await waitForPeers(node, want, 20_000)
     if (have < want) console.error(`peercompute: only ${have} of ${want} peers after 20 s; running anyway`)
     const job = node.compute.map({
-      kernel,
-      inputs: jsonLines(values.inputs, isOp(kernel)),
+      ...(code ? { code } : { kernel }),
+      inputs: jsonLines(values.inputs, kernel !== undefined && isOp(kernel)),
       ...(values.imm ? { params: { imm: Number(values.imm) } } : {}),
       redundancy: values.redundancy ? positiveInt(values.redundancy, '--redundancy') : undefined,
       policy: values.policy as PolicyName | undefined,

@@ -8,6 +8,7 @@ import type { Capabilities, Load } from '../../wire/registry.js'
 import type { LocalCompute } from '../local-compute.js'
 import { Job } from './job.js'
 import type { JobHost, JobInit, JobResult } from './job-types.js'
+import { MAP_KERNEL } from './map/batch-codec.js'
 import { MapJob, type MapSpec } from './map/map-job.js'
 import { MetricsRing, type MetricsSummary, type PieceMetric } from './metrics.js'
 import { LIE_WEIGHT, PeerStatsTable } from './peer-stats.js'
@@ -150,11 +151,25 @@ export class ComputeManager {
    */
   map(spec: MapSpec): MapJob {
     if (this.stopped) throw new PeerComputeError('the node is stopped')
-    if (typeof spec?.kernel !== 'string' || spec.kernel === '') throw new TypeError('map needs a kernel name')
-    return new MapJob(spec, {
-      candidates: () => this.candidates(),
-      startJob: (init) => this.startJob(init, spec.policy as SubmitSpec['policy']),
-    })
+    const named = typeof spec?.kernel === 'string' && spec.kernel !== ''
+    const code = spec?.code
+    if (named === (code !== undefined))
+      throw new TypeError('map needs a kernel name or signed code (a bundle or its name), and not both')
+    let kernel: string | Promise<string> = spec.kernel ?? ''
+    if (code instanceof Uint8Array) kernel = this.publish(code)
+    else if (code !== undefined) {
+      if (typeof code !== 'string' || !isBundleName(code) || !this.published.bytes(code))
+        throw new TypeError('map code must be a signed bundle or the name of one this node published')
+      kernel = code
+    }
+    return new MapJob(
+      spec,
+      {
+        candidates: () => this.candidates(),
+        startJob: (init) => this.startJob(init, spec.policy as SubmitSpec['policy']),
+      },
+      kernel,
+    )
   }
 
   private startJob(init: JobInit, policyName: SubmitSpec['policy']): Job {
@@ -305,11 +320,31 @@ function travelingRunner(local: LocalCompute, code: CodeStore | undefined): Task
     },
     hasKernel: (name) => (isBundleName(name) ? code !== undefined : local.hasKernel(name)),
     async run(kernel, input, opts) {
+      // a map batch over a bundle runs where the bundle runs: in the code store's pool
+      const batchOf = kernel === MAP_KERNEL ? mapBundle(opts.params) : undefined
+      if (batchOf) return runBundleBatch(code, batchOf, input, opts)
       if (!isBundleName(kernel)) return local.run(kernel, input, opts)
       if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
       return code.run(kernel, opts.peer, input, opts)
     },
   }
+}
+
+/** A map batch over bundle `name` on the code store (fetched from the asking peer and verified first). */
+async function runBundleBatch(
+  code: CodeStore | undefined,
+  name: string,
+  input: unknown,
+  opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[]; peer?: string },
+): Promise<{ output: unknown; substrate: 'cpu' }> {
+  if (!code || !opts.peer) throw new PeerComputeError('this node runs no traveling code')
+  return { output: await code.runBatch(name, opts.peer, input, opts), substrate: 'cpu' }
+}
+
+/** The bundle a map batch's params name, if they name one. */
+function mapBundle(params: unknown): string | undefined {
+  const k = (params as { kernel?: unknown } | null | undefined)?.kernel
+  return typeof k === 'string' && isBundleName(k) ? k : undefined
 }
 
 export type { JobResult }

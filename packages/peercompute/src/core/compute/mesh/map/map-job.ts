@@ -23,7 +23,13 @@ export interface MapSpec
     'requirements' | 'redundancy' | 'affinityKey' | 'maxAttempts' | 'deadlineMs' | 'includeLocal' | 'peers' | 'signal'
   > {
   /** A built-in op (each item is bytes; its result the op's) or a registered kernel (items and results JSON or bytes). */
-  kernel: string
+  kernel?: string
+  /**
+   * Instead of `kernel`: signed code, as a bundle's bytes (published by the
+   * job) or the name of one this node published (`bundle:…`). Only peers that
+   * trust its publisher run it; items and results are JSON or bytes.
+   */
+  code?: Uint8Array | string
   /** The items, pulled only as batches can be placed. */
   inputs: Iterable<MapValue> | AsyncIterable<MapValue>
   /** The kernel's params (a built-in: `{ imm }`). */
@@ -42,6 +48,8 @@ export interface BatchReport {
   count: number
   peer: string
   substrate: string
+  /** The platform of the peer that ran it, as that peer advertises it (`node`, `browser`; `unknown` if it left). */
+  platform: string
   attempts: number
   costUsd: number
   execMs: number
@@ -80,10 +88,13 @@ export class MapJob implements AsyncIterable<MapValue> {
   private msPerItem?: number
   private lastItems?: number
   private batchCount = 0
+  private kernel: string
+  private kernelReady?: Promise<string>
   private resolve!: (v: MapValue[]) => void
   private reject!: (e: Error) => void
 
-  constructor(spec: MapSpec, host: MapHost) {
+  /** `kernel`: the kernel's name, or a promise of it (signed code being published); default `spec.kernel`. */
+  constructor(spec: MapSpec, host: MapHost, kernel: string | Promise<string> = spec.kernel ?? '') {
     if (spec.batchItems !== undefined && !(Number.isInteger(spec.batchItems) && spec.batchItems >= 1))
       throw new TypeError('batchItems must be an integer of at least 1')
     if ((spec.batchItems ?? 0) > MAX_BATCH_ITEMS) throw new TypeError(`batchItems is at most ${MAX_BATCH_ITEMS}`)
@@ -94,9 +105,15 @@ export class MapJob implements AsyncIterable<MapValue> {
       throw new RangeError('maxAttempts must be an integer ≥ 1')
     if (spec.params !== undefined && (typeof spec.params !== 'object' || spec.params === null))
       throw new TypeError('params must be an object')
+    if (typeof kernel === 'string') this.kernel = kernel
+    else {
+      this.kernel = ''
+      this.kernelReady = kernel
+      kernel.catch(() => {}) // the pump reports it
+    }
     const imm = spec.params?.imm
     if (
-      isOp(spec.kernel) &&
+      isOp(this.kernel) &&
       imm !== undefined &&
       (!Number.isInteger(imm) || (imm as number) < 0 || (imm as number) > 255)
     )
@@ -147,6 +164,7 @@ export class MapJob implements AsyncIterable<MapValue> {
 
   /** Pulls items and starts batches while the window has room. */
   private async pump(): Promise<void> {
+    if (this.kernelReady) this.kernel = await this.kernelReady
     while (!this.finished && !this.exhausted) {
       if (this.running.size >= batchWindow(this.host.candidates())) {
         await new Promise<void>((r) => this.waiters.push(r))
@@ -165,7 +183,7 @@ export class MapJob implements AsyncIterable<MapValue> {
     const first = this.pulled - (this.carry ? 1 : 0)
     const entries: Array<{ tag: number; bytes: Uint8Array }> = []
     let bytes = 5
-    const builtin = isOp(this.spec.kernel)
+    const builtin = isOp(this.kernel)
     while (entries.length < want) {
       let e = this.carry
       this.carry = undefined
@@ -178,7 +196,7 @@ export class MapJob implements AsyncIterable<MapValue> {
         }
         this.pulled++
         if (builtin && !(r.value instanceof Uint8Array))
-          throw new TypeError(`item ${this.pulled - 1}: a ${this.spec.kernel} item must be a Uint8Array`)
+          throw new TypeError(`item ${this.pulled - 1}: a ${this.kernel} item must be a Uint8Array`)
         const v = encodeValue(r.value)
         e = { ...v, size: entrySize(v) }
         if (e.size + 5 > MAX_BATCH_BYTES)
@@ -201,7 +219,7 @@ export class MapJob implements AsyncIterable<MapValue> {
     const count = entries.length
     this.lastItems = count
     const itemBytes = entries.map((e) => e.bytes.length)
-    const kernel = this.spec.kernel
+    const kernel = this.kernel
     const s = this.spec
     const job = this.host.startJob({
       kernel: MAP_KERNEL,
@@ -238,6 +256,7 @@ export class MapJob implements AsyncIterable<MapValue> {
           count,
           peer: p.peer,
           substrate: p.substrate,
+          platform: this.host.candidates().find((c) => c.id === p.peer)?.caps.substrate ?? 'unknown',
           attempts: p.attempts,
           costUsd: r.costUsd,
           execMs: p.execMs,
