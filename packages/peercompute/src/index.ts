@@ -127,7 +127,11 @@ export {
   type PolicyName,
   pieceCostUsd,
   type SchedulerPolicy,
+  substrateOf,
 } from './core/compute/mesh/policies.js'
+export { type GatewayBackend, isGatewayBackend } from './core/compute/mesh/gateway-backend.js'
+/** A counting semaphore whose waiters leave when their signal aborts. */
+export { Slots } from './core/compute/mesh/executor/slots.js'
 export { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem } from './core/compute/mesh/result-check.js'
 export {
   type RemoteResult,
@@ -232,6 +236,9 @@ export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames
 export {
   type Capabilities,
   canonicalAddr,
+  GATEWAY_KINDS,
+  type GatewayInfo,
+  type GatewayKind,
   decodeRegistryMessage,
   encodeRegistryMessage,
   type Load,
