@@ -146,7 +146,8 @@ async function fetchRange(r: WireRange, env: HandlerEnv) {
   const doFetch = env.fetch ?? fetch
   let res: Response
   try {
-    res = await doFetch(url, { headers, signal: AbortSignal.timeout(env.limits.fetchTimeoutMs), redirect: 'error' })
+    // 'manual': a redirect is an answer like any other non-206 (workerd has no 'error'); never followed
+    res = await doFetch(url, { headers, signal: AbortSignal.timeout(env.limits.fetchTimeoutMs), redirect: 'manual' })
   } catch {
     throw new TaskFailure('DataSourceError', 'the range could not be fetched', 422)
   }
