@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { handleTask, LAMBDA_LIMITS, startGateway, type Gateway } from '@peercompute/gateway'
 import { prng } from '@peercompute/kernels/testing'
 import { type NodeKernel, POLICIES, runOp } from 'peercompute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundled, type Host, httpHost, lambdaHost, workerHost } from './gateway-hosts.js'
-import { startNodes, TEST_PEER, testRelay, waitFor } from './helpers.js'
+import { CLI, startNodes, TEST_PEER, testRelay, waitFor } from './helpers.js'
 
 // A relay, two gateways (workerd running the Worker module; lambda-local running
 // the Lambda handler behind a Function URL), a Node worker and a submitter, all on loopback.
@@ -24,6 +25,7 @@ let gwLambda: Gateway
 let nodeWorker: NodeKernel
 let submitter: NodeKernel
 let dataUrl: string
+let relayAddr: string
 const data = prng(7).bytes(48 * 1024 + 13)
 
 /** Serves `bytes` with Range support and a strong ETag. */
@@ -73,6 +75,7 @@ beforeAll(async () => {
     concurrency: 2,
   })
   stops.push(() => gwLambda.stop())
+  relayAddr = relay.wsAddr
   ;[nodeWorker, submitter] = await startNodes(2, relay.wsAddr)
   stops.push(() => Promise.all([nodeWorker.stop(), submitter.stop()]))
   const want = [gwWorker.node.peerId, gwLambda.node.peerId, nodeWorker.peerId]
@@ -181,6 +184,52 @@ describe('gateways in front of real local function hosts', () => {
       { limits: LAMBDA_LIMITS },
     )
     expect(range.status).toBe(413)
+  })
+})
+
+describe('the command', () => {
+  it('`peercompute gateway` joins the mesh in front of a function and stops on SIGTERM', async () => {
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'cloudflare-worker']
+        .concat(['--price-model', 'per-hour', '--price', '0.5', '--concurrency', '3', '--loopback']),
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PEERCOMPUTE_FUNCTION_TOKEN: WORKER_TOKEN } },
+    )
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
+    try {
+      const id = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        proc.stdout?.on('data', (b: Buffer) => {
+          out += b
+          const m = /gateway (\S+) ready/.exec(out)
+          if (m) resolve(m[1])
+        })
+        exited.then((code) => reject(new Error(`the gateway exited (${code}) before it was ready`)))
+      })
+      await waitFor('the submitter sees the gateway the command started', () =>
+        submitter.getStatus().peers.some((p) => p.id === id && p.caps.gateway?.kind === 'cloudflare-worker'),
+      )
+      const caps = submitter.getStatus().peers.find((p) => p.id === id)?.caps
+      expect(caps?.price).toEqual({ model: 'per-hour', usd: 0.5 })
+      expect(caps?.gateway?.concurrency).toBe(3)
+      proc.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL')
+    }
+  })
+
+  it('`peercompute gateway` refuses a bad substrate with its usage', async () => {
+    const proc = spawn(process.execPath, [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'ec2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let err = ''
+    proc.stderr?.on('data', (b: Buffer) => {
+      err += b
+    })
+    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)))
+    expect(code).toBe(2)
+    expect(err).toMatch(/--substrate must be one of aws-lambda, cloudflare-worker, http/)
   })
 })
 
