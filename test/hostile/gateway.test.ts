@@ -27,7 +27,9 @@ afterEach(async () => {
 })
 
 const json = (res: ServerResponse, body: unknown, status = 200) =>
-  res.writeHead(status, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body))
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(typeof body === 'string' ? body : JSON.stringify(body))
 
 /** What a lying or broken function answers, by name; `honest` runs the real handler. */
 const ANSWERS: Record<string, (res: ServerResponse) => void> = {
@@ -41,7 +43,8 @@ const ANSWERS: Record<string, (res: ServerResponse) => void> = {
     json(res, { v: 1, ok: true, result: { type: 'bytes', length: 2, base64: 'AAA=' } }),
   'bytes that are not base64': (res) =>
     json(res, { v: 1, ok: true, result: { type: 'bytes', length: 3000, base64: '!'.repeat(4000) } }),
-  'an error with a huge name': (res) => json(res, { v: 1, ok: false, error: { name: 'E'.repeat(10_000), message: 'x' } }, 400),
+  'an error with a huge name': (res) =>
+    json(res, { v: 1, ok: false, error: { name: 'E'.repeat(10_000), message: 'x' } }, 400),
   'an oversized body, streamed': (res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     const chunk = Buffer.alloc(64 * 1024, 0x20)
@@ -96,7 +99,13 @@ describe('a function that answers garbage', () => {
     const fn = await hostileFunction()
     const relay = await testRelay()
     cleanups.push(() => relay.stop())
-    const gw = await startGateway({ ...TEST_PEER, relays: [relay.wsAddr], target: fn.url, substrate: 'http', payloadBytes: 8192 })
+    const gw = await startGateway({
+      ...TEST_PEER,
+      relays: [relay.wsAddr],
+      target: fn.url,
+      substrate: 'http',
+      payloadBytes: 8192,
+    })
     cleanups.push(() => gw.stop())
     const [honest, sub] = await startNodes(2, relay.wsAddr)
     cleanups.push(() => Promise.all([honest.stop(), sub.stop()]))
@@ -148,7 +157,7 @@ describe('what reaches the function handlers', () => {
     'no version': '{"op":"counteq","data":""}',
     'an unknown op': '{"v":1,"op":"rm -rf","data":""}',
     'both data and range': '{"v":1,"op":"counteq","data":"","range":{"url":"http://a/","offset":0,"length":1}}',
-    'neither': '{"v":1,"op":"counteq"}',
+    neither: '{"v":1,"op":"counteq"}',
     'imm out of range': '{"v":1,"op":"counteq","params":{"imm":256},"data":""}',
     'a seed of 2^64': '{"v":1,"op":"fnv64","params":{"seed":"18446744073709551616"},"data":""}',
     'a 33-bit crc seed': '{"v":1,"op":"crc32c","params":{"seed":"4294967296"},"data":""}',
@@ -189,7 +198,8 @@ describe('what reaches the function handlers', () => {
     expect(JSON.parse(long.body)).toMatchObject({ ok: true, result: { value: 4 } })
     const redirect = await handleTask(body, {
       limits: WORKER_LIMITS,
-      fetch: (async () => new Response(null, { status: 302, headers: { location: 'http://169.254.169.254/' } })) as typeof fetch,
+      fetch: (async () =>
+        new Response(null, { status: 302, headers: { location: 'http://169.254.169.254/' } })) as typeof fetch,
     })
     expect(JSON.parse(redirect.body)).toMatchObject({ ok: false, error: { name: 'DataSourceError' } })
   })
@@ -230,7 +240,12 @@ describe('URL sources through a gateway', () => {
     const fn = await hostileFunction()
     const backend = new FunctionBackend({ target: fn.url, kind: 'http' })
     cleanups.push(() => backend.stop())
-    for (const url of ['http://127.0.0.1:1/x', 'http://[::1]/x', 'http://169.254.169.254/latest', 'file:///etc/passwd']) {
+    for (const url of [
+      'http://127.0.0.1:1/x',
+      'http://[::1]/x',
+      'http://169.254.169.254/latest',
+      'file:///etc/passwd',
+    ]) {
       await expect(backend.run('counteq', { url, offset: 0, length: 10 }, {})).rejects.toMatchObject({
         name: 'UrlNotAllowedError',
       })
@@ -248,7 +263,14 @@ describe('a gateway description in capabilities', () => {
     substrate: 'gateway',
     price: { model: 'per-invocation', usd: 0.1 },
   }
-  const good = { kind: 'aws-lambda', latencyMs: 12, payloadBytes: 4_400_000, maxDurationS: 900, concurrency: 4, memoryMb: 1024 }
+  const good = {
+    kind: 'aws-lambda',
+    latencyMs: 12,
+    payloadBytes: 4_400_000,
+    maxDurationS: 900,
+    concurrency: 4,
+    memoryMb: 1024,
+  }
   it('is read when well-formed and refused as a ProtocolError otherwise', () => {
     expect(parseCapabilities({ ...caps, gateway: good }).gateway).toEqual(good)
     for (const bad of [
@@ -260,7 +282,9 @@ describe('a gateway description in capabilities', () => {
       'lambda',
       null,
     ]) {
-      expect(() => parseCapabilities({ ...caps, gateway: bad })).toThrow(expect.objectContaining({ name: 'ProtocolError' }))
+      expect(() => parseCapabilities({ ...caps, gateway: bad })).toThrow(
+        expect.objectContaining({ name: 'ProtocolError' }),
+      )
     }
   })
 })

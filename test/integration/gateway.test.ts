@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
-import { handleTask, LAMBDA_LIMITS, startGateway, type Gateway } from '@peercompute/gateway'
+import { type Gateway, handleTask, LAMBDA_LIMITS, startGateway } from '@peercompute/gateway'
 import { prng } from '@peercompute/kernels/testing'
 import { type NodeKernel, POLICIES, runOp } from 'peercompute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,7 +38,11 @@ async function serveData(bytes: Uint8Array): Promise<string> {
     }
     const a = Number(m[1])
     const b = Math.min(Number(m[2]), bytes.length - 1)
-    res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${bytes.length}`, 'content-length': b - a + 1, etag: '"v1"' })
+    res.writeHead(206, {
+      'content-range': `bytes ${a}-${b}/${bytes.length}`,
+      'content-length': b - a + 1,
+      etag: '"v1"',
+    })
     res.end(bytes.subarray(a, b + 1))
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
@@ -96,7 +100,11 @@ describe('gateways in front of real local function hosts', () => {
       [worker, WORKER_TOKEN],
       [lambda, LAMBDA_TOKEN],
     ] as const) {
-      const denied = await fetch(host.url, { method: 'POST', body: task, headers: { 'content-type': 'application/json' } })
+      const denied = await fetch(host.url, {
+        method: 'POST',
+        body: task,
+        headers: { 'content-type': 'application/json' },
+      })
       expect(denied.status).toBe(401)
       const ok = await fetch(host.url, {
         method: 'POST',
@@ -120,7 +128,12 @@ describe('gateways in front of real local function hosts', () => {
     const w = peers.find((p) => p.id === gwWorker.node.peerId)
     const l = peers.find((p) => p.id === gwLambda.node.peerId)
     expect(w?.caps).toMatchObject({ substrate: 'gateway', price: PRICES.worker, cores: 2 })
-    expect(w?.caps.gateway).toMatchObject({ kind: 'cloudflare-worker', memoryMb: 128, maxDurationS: 30, concurrency: 2 })
+    expect(w?.caps.gateway).toMatchObject({
+      kind: 'cloudflare-worker',
+      memoryMb: 128,
+      maxDurationS: 30,
+      concurrency: 2,
+    })
     expect(l?.caps.gateway).toMatchObject({ kind: 'aws-lambda', payloadBytes: 4_400_000, maxDurationS: 900 })
     expect(l?.caps.price).toEqual(PRICES.lambda)
     expect(w?.caps.gateway?.latencyMs).toBeGreaterThan(0)
@@ -191,8 +204,15 @@ describe('the command', () => {
   it('`peercompute gateway` joins the mesh in front of a function and stops on SIGTERM', async () => {
     const proc = spawn(
       process.execPath,
-      [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'cloudflare-worker']
-        .concat(['--price-model', 'per-hour', '--price', '0.5', '--concurrency', '3', '--loopback']),
+      [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'cloudflare-worker'].concat([
+        '--price-model',
+        'per-hour',
+        '--price',
+        '0.5',
+        '--concurrency',
+        '3',
+        '--loopback',
+      ]),
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PEERCOMPUTE_FUNCTION_TOKEN: WORKER_TOKEN } },
     )
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
@@ -220,9 +240,13 @@ describe('the command', () => {
   })
 
   it('`peercompute gateway` refuses a bad substrate with its usage', async () => {
-    const proc = spawn(process.execPath, [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'ec2'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'gateway', '--relay', relayAddr, '--target', worker.url, '--substrate', 'ec2'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
     let err = ''
     proc.stderr?.on('data', (b: Buffer) => {
       err += b

@@ -70,7 +70,9 @@ export async function runGateway(argv: string[]): Promise<number> {
       token: (values['function-token'] as string | undefined) ?? process.env.PEERCOMPUTE_FUNCTION_TOKEN,
       ...(values.loopback
         ? {
-            rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' } as NonNullable<GatewayOptions['rtcConfiguration']>,
+            rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' } as NonNullable<
+              GatewayOptions['rtcConfiguration']
+            >,
             dialPolicy: { allowPrivate: true },
             listen: ['/ip4/127.0.0.1/tcp/0'],
             urlPolicy: { allowPrivate: true },

@@ -14,8 +14,8 @@ import {
   PayloadTooLargeError,
   ProtocolError,
   QueueFullError,
-  RateLimitedError,
   type RangeInput,
+  RateLimitedError,
   resolveUrlPolicy,
   Slots,
   type UrlPolicy,
@@ -228,12 +228,15 @@ export class FunctionBackend implements GatewayBackend {
     }
     const max = base64Length(this.limits.payloadBytes) + ENVELOPE_BYTES
     const text = await readText(res, max, signal)
-    if (text === undefined) throw new FunctionError(`the function's answer exceeds ${max} bytes`, { status: res.status })
+    if (text === undefined)
+      throw new FunctionError(`the function's answer exceeds ${max} bytes`, { status: res.status })
     let json: unknown
     try {
       json = JSON.parse(text)
     } catch {
-      throw new FunctionError(`the function answered ${res.status} with a body that is not JSON`, { status: res.status })
+      throw new FunctionError(`the function answered ${res.status} with a body that is not JSON`, {
+        status: res.status,
+      })
     }
     let answer: ReturnType<typeof parseResponse>
     try {

@@ -24,7 +24,9 @@ describe('the forwarded-task wire format', () => {
   })
 
   it('reads an answer: a result, or an error with bounded fields', () => {
-    expect(parseResponse({ v: 1, ok: true, result: { type: 'bigint', value: '18446744073709551615' }, execMs: 3 })).toMatchObject({
+    expect(
+      parseResponse({ v: 1, ok: true, result: { type: 'bigint', value: '18446744073709551615' }, execMs: 3 }),
+    ).toMatchObject({
       ok: true,
       result: { type: 'bigint', value: '18446744073709551615' },
     })
@@ -32,7 +34,9 @@ describe('the forwarded-task wire format', () => {
       ok: false,
     })
     // a bogus execMs is dropped, not trusted
-    expect(parseResponse({ v: 1, ok: true, result: { type: 'number', value: 1 }, execMs: -5 })).toMatchObject({ execMs: 0 })
+    expect(parseResponse({ v: 1, ok: true, result: { type: 'number', value: 1 }, execMs: -5 })).toMatchObject({
+      execMs: 0,
+    })
     for (const bad of [
       { v: 1, ok: true, result: { type: 'number', value: 1.5 } },
       { v: 1, ok: true, result: { type: 'bigint', value: '0x10' } },

@@ -112,7 +112,11 @@ export function parseRequest(json: unknown): WireRequest {
     if (!isObj(r)) throw new WireError('range must be an object')
     const url = optStr(r.url, 'range.url', MAX_URL)
     if (url === undefined) throw new WireError('range.url is required')
-    const range: WireRange = { url, offset: safeInt(r.offset, 'range.offset'), length: safeInt(r.length, 'range.length') }
+    const range: WireRange = {
+      url,
+      offset: safeInt(r.offset, 'range.offset'),
+      length: safeInt(r.length, 'range.length'),
+    }
     const etag = optStr(r.etag, 'range.etag', MAX_VALIDATOR)
     const lastModified = optStr(r.lastModified, 'range.lastModified', MAX_VALIDATOR)
     if (etag !== undefined) range.etag = etag
@@ -145,7 +149,8 @@ export function parseResponse(json: unknown): WireResponse {
       throw new WireError('a number result must be a whole number ≥ 0')
     result = { type: 'number', value: r.value }
   } else if (r.type === 'bigint') {
-    if (typeof r.value !== 'string' || !/^\d{1,20}$/.test(r.value)) throw new WireError('a bigint result must be decimal')
+    if (typeof r.value !== 'string' || !/^\d{1,20}$/.test(r.value))
+      throw new WireError('a bigint result must be decimal')
     result = { type: 'bigint', value: r.value }
   } else if (r.type === 'bytes') {
     if (typeof r.base64 !== 'string') throw new WireError('a bytes result needs base64')

@@ -5,7 +5,10 @@ import { SUBSTRATE_DEFAULTS } from './substrates.js'
 /** Options of a gateway peer: a Node peer's (relays, network, limits) plus the function it fronts. */
 export interface GatewayOptions
   extends Omit<NodeCreateOptions, 'gateway' | 'price' | 'maxWorkers' | 'enableWebGPU'>,
-    Pick<FunctionBackendInit, 'concurrency' | 'payloadBytes' | 'maxDurationS' | 'memoryMb' | 'token' | 'backoff' | 'fetch'> {
+    Pick<
+      FunctionBackendInit,
+      'concurrency' | 'payloadBytes' | 'maxDurationS' | 'memoryMb' | 'token' | 'backoff' | 'fetch'
+    > {
   /** The function's URL. */
   target: string
   /** Which host runs the function (what the pieces it runs report as their substrate). */
@@ -32,7 +35,20 @@ export interface Gateway {
  * function; rejects (and starts nothing) if the function does not answer right.
  */
 export async function startGateway(o: GatewayOptions, signal?: AbortSignal): Promise<Gateway> {
-  const { target, substrate, price, probeIntervalMs, concurrency, payloadBytes, maxDurationS, memoryMb, token, backoff, fetch, ...node } = o
+  const {
+    target,
+    substrate,
+    price,
+    probeIntervalMs,
+    concurrency,
+    payloadBytes,
+    maxDurationS,
+    memoryMb,
+    token,
+    backoff,
+    fetch,
+    ...node
+  } = o
   const backend = new FunctionBackend({
     target,
     kind: substrate,
@@ -62,7 +78,9 @@ export async function startGateway(o: GatewayOptions, signal?: AbortSignal): Pro
     throw err
   }
   const timer = setInterval(() => {
-    backend.probe(AbortSignal.timeout(30_000), 1).catch((err) => o.log?.(`gateway probe failed: ${(err as Error).message}`))
+    backend
+      .probe(AbortSignal.timeout(30_000), 1)
+      .catch((err) => o.log?.(`gateway probe failed: ${(err as Error).message}`))
   }, probeIntervalMs ?? 60_000)
   timer.unref?.()
   let stopped = false

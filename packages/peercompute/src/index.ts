@@ -93,7 +93,10 @@ export {
   type TaskResult,
   type TaskSpec,
 } from './core/compute/mesh/compute-manager.js'
+/** A counting semaphore whose waiters leave when their signal aborts. */
+export { Slots } from './core/compute/mesh/executor/slots.js'
 export { agreementNeeded, DEFAULT_MAX_ATTEMPTS } from './core/compute/mesh/failures.js'
+export { type GatewayBackend, isGatewayBackend } from './core/compute/mesh/gateway-backend.js'
 export {
   Job,
   type JobEvents,
@@ -129,9 +132,6 @@ export {
   type SchedulerPolicy,
   substrateOf,
 } from './core/compute/mesh/policies.js'
-export { type GatewayBackend, isGatewayBackend } from './core/compute/mesh/gateway-backend.js'
-/** A counting semaphore whose waiters leave when their signal aborts. */
-export { Slots } from './core/compute/mesh/executor/slots.js'
 export { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem } from './core/compute/mesh/result-check.js'
 export {
   type RemoteResult,
@@ -236,11 +236,11 @@ export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './core/wire/frames
 export {
   type Capabilities,
   canonicalAddr,
+  decodeRegistryMessage,
+  encodeRegistryMessage,
   GATEWAY_KINDS,
   type GatewayInfo,
   type GatewayKind,
-  decodeRegistryMessage,
-  encodeRegistryMessage,
   type Load,
   type MeshLink,
   type PeerRecord,

@@ -39,7 +39,8 @@ async function answer(event: FunctionUrlEvent): Promise<HandlerAnswer> {
   if (typeof event !== 'object' || event === null) return errorAnswer(400, 'ProtocolError', 'not an event')
   const method = event.requestContext?.http?.method ?? 'POST'
   if (method !== 'POST') return errorAnswer(405, 'ProtocolError', 'only POST runs a task')
-  if (!authorized({ limits, token }, event.headers?.authorization)) return errorAnswer(401, 'ProtocolError', 'unauthorized')
+  if (!authorized({ limits, token }, event.headers?.authorization))
+    return errorAnswer(401, 'ProtocolError', 'unauthorized')
   const raw = typeof event.body === 'string' ? event.body : ''
   // bound before decoding: base64 takes 4 bytes for 3
   if (raw.length > (event.isBase64Encoded ? Math.ceil(limits.maxBodyBytes / 3) * 4 : limits.maxBodyBytes))

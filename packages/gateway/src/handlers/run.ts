@@ -3,7 +3,7 @@
 // fetches itself), run the kernel, answer. Imports only @peercompute/kernels.
 import { add, counteq, crc32c, FNV64_OFFSET, fnv64, xor } from '@peercompute/kernels'
 import { base64Length, fromBase64, toBase64 } from '../base64.js'
-import { parseRequest, type WireRange, type WireRequest, type WireResponse, WireError } from '../protocol.js'
+import { parseRequest, WireError, type WireRange, type WireRequest, type WireResponse } from '../protocol.js'
 
 /** What a handler accepts; each bounds what one request can make the function hold. */
 export interface HandlerLimits {
@@ -202,7 +202,10 @@ function runKernel(req: WireRequest, input: Uint8Array, limits: HandlerLimits) {
       return { type: 'number' as const, value: crc32c(input, seed) }
     }
     case 'fnv64':
-      return { type: 'bigint' as const, value: fnv64(input, p.seed === undefined ? FNV64_OFFSET : BigInt(p.seed)).toString() }
+      return {
+        type: 'bigint' as const,
+        value: fnv64(input, p.seed === undefined ? FNV64_OFFSET : BigInt(p.seed)).toString(),
+      }
     case 'xor':
     case 'add': {
       if (input.length > limits.maxOutputBytes)
@@ -211,7 +214,8 @@ function runKernel(req: WireRequest, input: Uint8Array, limits: HandlerLimits) {
       if (req.op === 'add') out = add(input, imm, input)
       else {
         const key = p.key === undefined ? undefined : fromBase64(p.key)
-        if (p.key !== undefined && (!key || key.length === 0)) throw new TaskFailure('ProtocolError', 'params.key is not base64', 400)
+        if (p.key !== undefined && (!key || key.length === 0))
+          throw new TaskFailure('ProtocolError', 'params.key is not base64', 400)
         out = xor(input, key ?? imm, input)
       }
       return { type: 'bytes' as const, length: out.length, base64: toBase64(out) }

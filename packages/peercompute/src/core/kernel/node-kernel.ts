@@ -216,7 +216,11 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
   load(): Load {
     const m = this.compute.status().metrics
     const own = this.init.options.gateway?.load() ?? this.compute.load()
-    return { running: own.running, queued: own.queued, metrics: { ok: m.ok, failed: m.failed, bytes: m.bytes, costUsd: m.costUsd } }
+    return {
+      running: own.running,
+      queued: own.queued,
+      metrics: { ok: m.ok, failed: m.failed, bytes: m.bytes, costUsd: m.costUsd },
+    }
   }
 
   /** A plain object: identity, connections, peers, capabilities, tasks, metrics, state. */

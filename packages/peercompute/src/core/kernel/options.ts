@@ -85,7 +85,9 @@ export function checkNodeOptions(o: NodeOptions): void {
   if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
   if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
   if (o.gateway !== undefined && !isGatewayBackend(o.gateway))
-    throw new InvalidOptionError('gateway must be a GatewayBackend (forwards: true, run, hasKernel, info, kernels, load)')
+    throw new InvalidOptionError(
+      'gateway must be a GatewayBackend (forwards: true, run, hasKernel, info, kernels, load)',
+    )
   if (o.trust !== undefined) {
     if (!Array.isArray(o.trust) || o.trust.length > MAX_TRUSTED_KEYS)
       throw new InvalidOptionError(`trust must be an array of at most ${MAX_TRUSTED_KEYS} publisher keys`)

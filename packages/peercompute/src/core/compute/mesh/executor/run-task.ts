@@ -54,7 +54,13 @@ export async function runTask(
   const t0 = performance.now()
   const params = paramsFromWire(h.kernel, h.params)
   let result: { output: unknown; substrate: 'cpu' | 'webgpu'; validator?: ContentPin }
-  if (input && !env.runner.forwards && isOp(h.kernel) && h.prefer !== 'gpu' && input.length <= env.limits.inlineMaxBytes) {
+  if (
+    input &&
+    !env.runner.forwards &&
+    isOp(h.kernel) &&
+    h.prefer !== 'gpu' &&
+    input.length <= env.limits.inlineMaxBytes
+  ) {
     result = { output: runOp(h.kernel, input, params as KernelParams), substrate: 'cpu' }
   } else if (input) {
     result = await abortable(
