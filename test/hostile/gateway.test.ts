@@ -166,6 +166,16 @@ describe('what reaches the function handlers', () => {
     'a file: URL': '{"v":1,"op":"counteq","range":{"url":"file:///etc/passwd","offset":0,"length":10}}',
     'a relative URL': '{"v":1,"op":"counteq","range":{"url":"/etc/passwd","offset":0,"length":10}}',
     'a negative offset': '{"v":1,"op":"counteq","range":{"url":"http://a/","offset":-1,"length":10}}',
+    'a loopback range':
+      '{"v":1,"op":"counteq","range":{"url":"http://127.0.0.1:9001/2018-06-01/runtime/invocation/next","offset":0,"length":10}}',
+    'the metadata address':
+      '{"v":1,"op":"xor","range":{"url":"http://169.254.169.254/latest/","offset":0,"length":10}}',
+    'a loopback range, spelt in hex': '{"v":1,"op":"counteq","range":{"url":"http://0x7f.1/","offset":0,"length":10}}',
+    'an IPv6 literal': '{"v":1,"op":"counteq","range":{"url":"http://[::1]/","offset":0,"length":10}}',
+    localhost: '{"v":1,"op":"counteq","range":{"url":"http://localhost/","offset":0,"length":10}}',
+    'a private range': '{"v":1,"op":"counteq","range":{"url":"http://10.1.2.3/","offset":0,"length":10}}',
+    'credentials in the URL':
+      '{"v":1,"op":"counteq","range":{"url":"http://u:p@data.invalid/","offset":0,"length":10}}',
     'a range beyond the budget': `{"v":1,"op":"counteq","range":{"url":"http://a/","offset":0,"length":${2 ** 40}}}`,
     'a body beyond the budget': `{"v":1,"op":"counteq","data":"${'A'.repeat(WORKER_LIMITS.maxBodyBytes)}"}`,
   }
@@ -236,6 +246,18 @@ describe('what reaches the function handlers', () => {
 })
 
 describe('URL sources through a gateway', () => {
+  it('a name that resolves to loopback is refused before the function hears of it', async () => {
+    const fn = await hostileFunction()
+    const backend = new FunctionBackend({ target: fn.url, kind: 'http' })
+    cleanups.push(() => backend.stop())
+    await expect(
+      backend.run('counteq', { url: 'http://localhost.:8080/x', offset: 0, length: 10 }, {}),
+    ).rejects.toMatchObject({
+      name: 'UrlNotAllowedError',
+    })
+    expect(fn.state.requests).toBe(0)
+  })
+
   it('a URL its policy refuses (loopback, on default options) never reaches the function', async () => {
     const fn = await hostileFunction()
     const backend = new FunctionBackend({ target: fn.url, kind: 'http' })

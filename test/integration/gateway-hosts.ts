@@ -31,7 +31,8 @@ export async function workerHost(scriptPath: string, modulesRoot: string, token:
     modulesRoot,
     port: 0,
     host: '127.0.0.1',
-    bindings: { PEERCOMPUTE_FUNCTION_TOKEN: token },
+    // the data host of the tests is on loopback: a deployed function refuses such URLs
+    bindings: { PEERCOMPUTE_FUNCTION_TOKEN: token, PEERCOMPUTE_ALLOW_PRIVATE_URLS: '1' },
   })
   const url = await mf.ready
   return { url: url.toString(), stop: () => mf.dispose() }
@@ -100,7 +101,7 @@ export async function lambdaHost(modulePath: string, token: string): Promise<Hos
         event,
         lambdaFunc: mod,
         lambdaHandler: 'handler',
-        environment: { PEERCOMPUTE_FUNCTION_TOKEN: token },
+        environment: { PEERCOMPUTE_FUNCTION_TOKEN: token, PEERCOMPUTE_ALLOW_PRIVATE_URLS: '1' },
         timeoutMs: 30_000,
         verboseLevel: 0,
       })) as { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: boolean }

@@ -2,6 +2,7 @@ import {
   AbortError,
   Backoff,
   type BackoffInit,
+  checkingLookup,
   checkUrl,
   DataSourceError,
   FunctionError,
@@ -18,6 +19,7 @@ import {
   RateLimitedError,
   resolveUrlPolicy,
   Slots,
+  UrlNotAllowedError,
   type UrlPolicy,
 } from 'peercompute'
 import { base64Length, fromBase64, toBase64 } from './base64.js'
@@ -151,6 +153,7 @@ export class FunctionBackend implements GatewayBackend {
     if (!this.hasKernel(kernel)) throw new KernelNotFoundError(`the function does not run ${kernel}`)
     const op = kernel as FunctionOp
     const req = this.request(op, input, opts.params)
+    if (req.range) await this.checkResolved(req.range.url)
     const inputLength = input instanceof Uint8Array ? input.length : (input as RangeInput).length
     if (this.coolingDown) throw new RateLimitedError('the function is cooling down after 429/5xx')
     if (this.slots.busy >= this.limits.concurrency && this.slots.queued >= this.maxWaiting)
@@ -276,6 +279,20 @@ export class FunctionBackend implements GatewayBackend {
     }
   }
 
+  /** A named host must resolve only to addresses the policy allows (the function resolves it again: SECURITY.md). */
+  private async checkResolved(url: string): Promise<void> {
+    const host = new URL(url).hostname
+    if (host.startsWith('[') || /^[\d.]+$/.test(host)) return // a literal: checkUrl judged it
+    const lookup = checkingLookup(this.urlPolicy)
+    await new Promise<void>((resolve, reject) =>
+      lookup(host, { all: true }, (err) =>
+        err
+          ? reject(err.name === 'UrlNotAllowedError' ? err : new DataSourceError(`the host ${host} does not resolve`))
+          : resolve(),
+      ),
+    )
+  }
+
   private coolDown(why: string): void {
     const ms = this.backoff.next()
     this.coolUntil = Math.max(this.coolUntil, performance.now() + ms)
@@ -293,6 +310,8 @@ function remoteError(e: { name: string; message: string }, status: number): Erro
       return new PayloadTooLargeError(message)
     case 'ProtocolError':
       return new ProtocolError(message)
+    case 'UrlNotAllowedError':
+      return new UrlNotAllowedError(message)
     default:
       return new FunctionError(`${e.name}: ${message}`, { status })
   }

@@ -51,7 +51,7 @@ async function answer(event: FunctionUrlEvent): Promise<HandlerAnswer> {
     if (!bytes) return errorAnswer(400, 'ProtocolError', 'the body is not base64')
     body = new TextDecoder().decode(bytes)
   }
-  return handleTask(body, { limits, token })
+  return handleTask(body, { limits, token, allowPrivateUrls: env().PEERCOMPUTE_ALLOW_PRIVATE_URLS === '1' })
 }
 
 function wrap(a: HandlerAnswer): FunctionUrlResult {

@@ -51,7 +51,33 @@ export interface HandlerEnv {
   limits: HandlerLimits
   /** The shared secret callers must send as `Authorization: Bearer …`; unset: anyone may call. */
   token?: string
+  /** Ranges on loopback, private and link-local literal addresses and single-label hosts may be read (tests only). */
+  allowPrivateUrls?: boolean
   fetch?: typeof fetch
+}
+
+/**
+ * True if `url`'s host may be fetched by a function: not `localhost` or a
+ * single-label name, not an IPv6 literal, not an IPv4 literal outside public
+ * unicast (loopback, private, link-local such as the metadata address, CGNAT,
+ * this-network, multicast, reserved). The URL parser has already turned every
+ * spelling of an IPv4 address into dotted decimal. Names are not resolved (a
+ * Worker cannot): the gateway checks what they resolve to before it forwards.
+ */
+export function publicHost(url: URL): boolean {
+  const host = url.hostname.toLowerCase()
+  if (host.startsWith('[')) return false
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host)
+  if (m) {
+    const [a, b] = [Number(m[1]), Number(m[2])]
+    if (a === 0 || a === 10 || a === 127 || a >= 224) return false
+    if (a === 169 && b === 254) return false
+    if (a === 172 && b >= 16 && b <= 31) return false
+    if (a === 192 && b === 168) return false
+    if (a === 100 && b >= 64 && b <= 127) return false
+    return true
+  }
+  return host.includes('.') && !host.endsWith('.localhost') && !host.endsWith('.local') && !host.endsWith('.internal')
 }
 
 /** A failure the handler reports by name. */
@@ -139,6 +165,9 @@ async function fetchRange(r: WireRange, env: HandlerEnv) {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TaskFailure('ProtocolError', 'range.url must be http: or https:', 400)
+  if (url.username || url.password) throw new TaskFailure('ProtocolError', 'range.url carries credentials', 400)
+  if (!env.allowPrivateUrls && !publicHost(url))
+    throw new TaskFailure('UrlNotAllowedError', 'range.url is not a public host', 403)
   if (r.length === 0) return { input: new Uint8Array(0) }
   const headers: Record<string, string> = { range: `bytes=${r.offset}-${r.offset + r.length - 1}` }
   if (r.etag !== undefined) headers['if-match'] = r.etag

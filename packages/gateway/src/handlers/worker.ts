@@ -10,6 +10,8 @@ import { authorized, errorAnswer, type HandlerAnswer, handleTask, WORKER_LIMITS 
 /** The Worker's bindings it reads. */
 export interface WorkerEnv {
   PEERCOMPUTE_FUNCTION_TOKEN?: string
+  /** '1': ranges on loopback and private literal addresses may be read (tests only). */
+  PEERCOMPUTE_ALLOW_PRIVATE_URLS?: string
 }
 
 function respond(a: HandlerAnswer): Response {
@@ -55,6 +57,8 @@ export default {
     const body = await boundedText(request, limits.maxBodyBytes)
     if (body === undefined)
       return respond(errorAnswer(413, 'PayloadTooLargeError', `a body over ${limits.maxBodyBytes} bytes`))
-    return respond(await handleTask(body, { limits, token }))
+    return respond(
+      await handleTask(body, { limits, token, allowPrivateUrls: env.PEERCOMPUTE_ALLOW_PRIVATE_URLS === '1' }),
+    )
   },
 }
