@@ -7,13 +7,13 @@
 import type { ServerResponse } from 'node:http'
 import { FunctionBackend, handleTask, LAMBDA_LIMITS, startGateway, WORKER_LIMITS } from '@peercompute/gateway'
 import { prng } from '@peercompute/kernels/testing'
-import { POLICIES, parseCapabilities, runOp } from 'peercompute'
+import { decodeTaskMessage, encodeTaskMessage, POLICIES, parseCapabilities, runOp, TASK_PROTOCOL } from 'peercompute'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as lambda from '../../packages/gateway/src/handlers/lambda.js'
 import worker from '../../packages/gateway/src/handlers/worker.js'
 import { httpHost } from '../integration/gateway-hosts.js'
 import { startNodes, TEST_PEER, testRelay, waitFor } from '../integration/helpers.js'
-import { watchUnhandled } from './attacker.js'
+import { startAttacker, watchUnhandled } from './attacker.js'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 let unhandled: ReturnType<typeof watchUnhandled>
@@ -147,6 +147,47 @@ describe('a function that answers garbage', () => {
       peers: [gw.node.peerId],
     }).result
     expect(again.result).toBe(runOp('counteq', data, { imm: 5 }))
+  })
+})
+
+describe('a peer at a gateway', () => {
+  it('an inline task beyond the function’s payload limit is refused at its request, before its input is taken', async () => {
+    const fn = await hostileFunction()
+    const relay = await testRelay()
+    cleanups.push(() => relay.stop())
+    const gw = await startGateway({
+      ...TEST_PEER,
+      relays: [relay.wsAddr],
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      target: fn.url,
+      substrate: 'http',
+      payloadBytes: 8192,
+    })
+    cleanups.push(() => gw.stop())
+    const addr = gw.node.network.libp2p
+      .getMultiaddrs()
+      .map(String)
+      .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/') && !a.includes('/ws') && !a.includes('p2p-circuit'))
+    const atk = await startAttacker()
+    cleanups.push(() => atk.stop())
+    const s = await atk.open(addr as string, TASK_PROTOCOL)
+    const request = (id: number, kernel: string, length: number) =>
+      encodeTaskMessage({
+        type: 'request',
+        id,
+        header: { kernel, source: { kind: 'inline', length }, deadlineMs: 10_000 },
+        data: new Uint8Array(0),
+      })
+    const before = fn.state.requests
+    s.frame(request(1, 'counteq', 8193))
+    s.frame(request(2, 'xor', 1 << 20))
+    await waitFor('two refusals', () => s.frames.length >= 2)
+    expect(s.frames.map((f) => decodeTaskMessage(f))).toMatchObject([
+      { type: 'error', id: 1, name: 'PayloadTooLargeError' },
+      { type: 'error', id: 2, name: 'PayloadTooLargeError' },
+    ])
+    expect(gw.node.getStatus().tasks.executor.peakBytesHeld).toBe(0)
+    expect(fn.state.requests).toBe(before)
   })
 })
 

@@ -144,6 +144,18 @@ export class FunctionBackend implements GatewayBackend {
     return this.latencyMs
   }
 
+  /** Refuses at the request, before input arrives: beyond the payload limit, or while cooling down. */
+  refuse(request: { kernel: string; source: { kind: 'inline' | 'url'; length: number } }): Error | undefined {
+    const { kernel, source } = request
+    const inline = source.kind === 'inline' || kernel === 'xor' || kernel === 'add'
+    if (inline && source.length > this.limits.payloadBytes)
+      return new PayloadTooLargeError(
+        `${source.length} bytes exceed the function's payload limit of ${this.limits.payloadBytes}`,
+      )
+    if (this.coolingDown) return new RateLimitedError('the function is cooling down after 429/5xx')
+    return undefined
+  }
+
   async run(
     kernel: string,
     input: unknown,

@@ -28,6 +28,12 @@ export interface TaskRunner {
    * every task goes to it, small built-ins are never run on the executor's thread.
    */
   readonly forwards?: boolean
+  /**
+   * Refuses a request before any of its input is taken (a gateway: beyond its
+   * function's payload limit, or cooling down); undefined admits it to the
+   * executor's own budgets.
+   */
+  refuse?(request: Pick<TaskRequestHeader, 'kernel' | 'source'>): Error | undefined
 }
 
 /** What running a task needs besides the task. */
