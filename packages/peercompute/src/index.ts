@@ -104,7 +104,10 @@ export {
   type TaskResult,
   type TaskSpec,
 } from './core/compute/mesh/compute-manager.js'
+/** A counting semaphore whose waiters leave when their signal aborts. */
+export { Slots } from './core/compute/mesh/executor/slots.js'
 export { agreementNeeded, DEFAULT_MAX_ATTEMPTS } from './core/compute/mesh/failures.js'
+export { type GatewayBackend, isGatewayBackend } from './core/compute/mesh/gateway-backend.js'
 export {
   Job,
   type JobEvents,
@@ -138,6 +141,7 @@ export {
   type PolicyName,
   pieceCostUsd,
   type SchedulerPolicy,
+  substrateOf,
 } from './core/compute/mesh/policies.js'
 export { MAX_KERNEL_RESULT_BYTES, resultBytesProblem, resultProblem } from './core/compute/mesh/result-check.js'
 export {
@@ -245,6 +249,9 @@ export {
   canonicalAddr,
   decodeRegistryMessage,
   encodeRegistryMessage,
+  GATEWAY_KINDS,
+  type GatewayInfo,
+  type GatewayKind,
   type Load,
   type MeshLink,
   type PeerRecord,

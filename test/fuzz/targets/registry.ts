@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import {
   decodeRegistryMessage,
   encodeRegistryMessage,
+  GATEWAY_KINDS,
   PRICE_MODELS,
   REGISTRY_TYPES,
   type RegistryMessage,
@@ -18,14 +19,27 @@ import { boundedString, record } from '../strings.ts'
 const num = (max: number) => fc.double({ min: 0, max, noNaN: true, noDefaultInfinity: true })
 const int = (max: number) => fc.integer({ min: 0, max })
 
-const caps = record({
-  cores: int(4096),
+const gateway = record({
+  kind: fc.constantFrom(...GATEWAY_KINDS),
+  latencyMs: num(3.6e6),
+  payloadBytes: int(2 ** 40),
+  maxDurationS: num(86_400),
+  concurrency: fc.integer({ min: 1, max: 4096 }),
   memoryMb: int(16 * 1024 * 1024),
-  gpu: fc.boolean(),
-  kernels: fc.array(boundedString(64), { maxLength: 64 }),
-  substrate: fc.constantFrom(...SUBSTRATES),
-  price: record({ model: fc.constantFrom(...PRICE_MODELS), usd: num(1e6) }),
 })
+
+const caps = record(
+  {
+    cores: int(4096),
+    memoryMb: int(16 * 1024 * 1024),
+    gpu: fc.boolean(),
+    kernels: fc.array(boundedString(64), { maxLength: 64 }),
+    substrate: fc.constantFrom(...SUBSTRATES),
+    price: record({ model: fc.constantFrom(...PRICE_MODELS), usd: num(1e6) }),
+    gateway,
+  },
+  { requiredKeys: ['cores', 'memoryMb', 'gpu', 'kernels', 'substrate', 'price'] },
+)
 
 const load = record(
   {

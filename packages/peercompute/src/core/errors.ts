@@ -234,3 +234,18 @@ export class IdempotencyConflictError extends PeerComputeError {
 export class TabCoordinationUnavailableError extends PeerComputeError {
   override name = 'TabCoordinationUnavailableError'
 }
+
+/**
+ * A gateway's function did not answer with a result: an error status, or a
+ * body that is malformed, oversized or not the task's result. `status` is the
+ * HTTP status when there was one.
+ */
+export class FunctionError extends PeerComputeError {
+  override name = 'FunctionError'
+  /** The function's HTTP status, when it answered one. */
+  readonly status?: number
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options)
+    this.status = options?.status
+  }
+}

@@ -181,7 +181,8 @@ export class CodeStore {
     opts: { params?: unknown; signal?: AbortSignal; transfer?: ArrayBuffer[] },
   ): Promise<unknown> {
     const entry = await this.ensure(name, peer, opts.signal)
-    if (entry.shader !== undefined) throw new KernelNotFoundError(`${name} is a WGSL shader: map batches run kernels only`)
+    if (entry.shader !== undefined)
+      throw new KernelNotFoundError(`${name} is a WGSL shader: map batches run kernels only`)
     const pool: CodePool | undefined = this.init.pool
     if (!pool) throw new KernelNotFoundError('this node runs no traveling kernels')
     return pool.run(MAP_KERNEL, batch, { ...opts, timeoutMs: entry.manifest.limits.timeoutMs })

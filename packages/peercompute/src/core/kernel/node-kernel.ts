@@ -91,6 +91,7 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
       local: init.local,
       capabilities: () => this.capabilities(),
       limits: init.options.limits,
+      runner: init.options.gateway,
       tamper: init.options.tamper,
       log: init.options.log,
       code:
@@ -187,6 +188,19 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
 
   /** What this node offers to the mesh. */
   capabilities(): Capabilities {
+    const gw = this.init.options.gateway
+    if (gw) {
+      const info = gw.info()
+      return {
+        cores: info.concurrency,
+        memoryMb: info.memoryMb,
+        gpu: false,
+        kernels: gw.kernels(),
+        substrate: 'gateway',
+        price: this.init.options.price ?? { model: 'free', usd: 0 },
+        gateway: info,
+      }
+    }
     // traveling code runs here where a pool takes kernels or a GPU takes shaders
     const trusted = this.init.codePool || this.init.local.webgpu ? (this.init.options.trust ?? []) : []
     return {
@@ -205,7 +219,12 @@ export class NodeKernel extends TypedEventEmitter<NodeEvents> {
   /** How busy this node is, with the totals of its metrics ring (the relay shows them). */
   load(): Load {
     const m = this.compute.status().metrics
-    return { ...this.compute.load(), metrics: { ok: m.ok, failed: m.failed, bytes: m.bytes, costUsd: m.costUsd } }
+    const own = this.init.options.gateway?.load() ?? this.compute.load()
+    return {
+      running: own.running,
+      queued: own.queued,
+      metrics: { ok: m.ok, failed: m.failed, bytes: m.bytes, costUsd: m.costUsd },
+    }
   }
 
   /** A plain object: identity, connections, peers, capabilities, tasks, metrics, state. */

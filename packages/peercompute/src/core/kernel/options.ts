@@ -1,6 +1,7 @@
 import { parsePublicKey } from '../code/keys.js'
 import { resolveWgslLimits, type WgslLimits } from '../compute/gpu/remote-wgsl.js'
 import { resolveLimits, type TaskLimits } from '../compute/mesh/executor/limits.js'
+import { type GatewayBackend, isGatewayBackend } from '../compute/mesh/gateway-backend.js'
 import { resolveUrlPolicy, type UrlPolicy } from '../compute/url-policy.js'
 import { InvalidOptionError, UnsupportedOptionError } from '../errors.js'
 import type { Topology } from '../network/topology.js'
@@ -53,6 +54,13 @@ export interface NodeOptions {
    * other peers (Node only; at most MAX_TRUSTED_KEYS). Without it no traveling code runs here.
    */
   trust?: string[]
+  /**
+   * Makes this node a gateway: the tasks it accepts from other peers are
+   * forwarded to a function through this backend instead of running on its
+   * pool, and it advertises substrate `gateway` with the backend's info,
+   * concurrency as cores, and `price`. See `@peercompute/gateway`.
+   */
+  gateway?: GatewayBackend
   /** Test-only fault injection (a lying executor): see `TaskExecutorInit.tamper`. */
   tamper?: (kernel: string, output: unknown) => unknown
   log?: (line: string) => void
@@ -80,6 +88,10 @@ export function checkNodeOptions(o: NodeOptions): void {
   if (o.stateLimits !== undefined) stateLimits(o.stateLimits) // a RangeError names the bad one
   if (o.limits !== undefined) resolveLimits(o.limits) // throws InvalidOptionError before anything starts
   if (o.wgslLimits !== undefined) resolveWgslLimits(o.wgslLimits)
+  if (o.gateway !== undefined && !isGatewayBackend(o.gateway))
+    throw new InvalidOptionError(
+      'gateway must be a GatewayBackend (forwards: true, run, hasKernel, info, kernels, load)',
+    )
   if (o.trust !== undefined) {
     if (!Array.isArray(o.trust) || o.trust.length > MAX_TRUSTED_KEYS)
       throw new InvalidOptionError(`trust must be an array of at most ${MAX_TRUSTED_KEYS} publisher keys`)

@@ -18,6 +18,28 @@ export type PriceModelKind = (typeof PRICE_MODELS)[number]
 export const TRANSPORTS = ['webrtc', 'websocket', 'tcp', 'relayed'] as const
 export type TransportKind = (typeof TRANSPORTS)[number]
 
+/** The function hosts a gateway peer can front. */
+export const GATEWAY_KINDS = ['aws-lambda', 'cloudflare-worker', 'http'] as const
+export type GatewayKind = (typeof GATEWAY_KINDS)[number]
+
+/**
+ * What a gateway peer (substrate `gateway`) fronts: the function's host, its
+ * measured round trip and its limits. Submitters place and price pieces by it.
+ */
+export interface GatewayInfo {
+  kind: GatewayKind
+  /** The function's round trip for an empty task, as the gateway measured it, ms. */
+  latencyMs: number
+  /** Largest input or output of one task the function takes inline, bytes (URL inputs are fetched by the function). */
+  payloadBytes: number
+  /** The function's time limit per task, s. */
+  maxDurationS: number
+  /** Tasks the gateway forwards at once. */
+  concurrency: number
+  /** Memory one invocation of the function has, MB. */
+  memoryMb: number
+}
+
 /** What a peer offers. */
 export interface Capabilities {
   cores: number
@@ -27,6 +49,8 @@ export interface Capabilities {
   kernels: string[]
   substrate: Substrate
   price: { model: PriceModelKind; usd: number }
+  /** Set by gateway peers only: the function they forward tasks to. */
+  gateway?: GatewayInfo
 }
 
 /** How busy a peer is. */
@@ -176,13 +200,28 @@ function peerId(v: unknown, what: string): string {
 export function parseCapabilities(v: unknown): Capabilities {
   const c = obj(v, 'caps')
   const p = obj(c.price, 'caps.price')
-  return {
+  const caps: Capabilities = {
     cores: int(c.cores, 'caps.cores', 0, 4096),
     memoryMb: int(c.memoryMb, 'caps.memoryMb', 0, 16 * 1024 * 1024),
     gpu: bool(c.gpu, 'caps.gpu'),
     kernels: arr(c.kernels, 'caps.kernels', LIMITS.kernels, (x, w) => str(x, w, LIMITS.kernel)),
     substrate: oneOf(c.substrate, 'caps.substrate', SUBSTRATES),
     price: { model: oneOf(p.model, 'caps.price.model', PRICE_MODELS), usd: num(p.usd, 'caps.price.usd', 0, 1e6) },
+  }
+  if (c.gateway !== undefined) caps.gateway = parseGatewayInfo(c.gateway)
+  return caps
+}
+
+/** Reads a gateway's description from decoded JSON; anything malformed is a `ProtocolError`. */
+function parseGatewayInfo(v: unknown): GatewayInfo {
+  const g = obj(v, 'caps.gateway')
+  return {
+    kind: oneOf(g.kind, 'caps.gateway.kind', GATEWAY_KINDS),
+    latencyMs: num(g.latencyMs, 'caps.gateway.latencyMs', 0, 3.6e6),
+    payloadBytes: int(g.payloadBytes, 'caps.gateway.payloadBytes', 0, 2 ** 40),
+    maxDurationS: num(g.maxDurationS, 'caps.gateway.maxDurationS', 0, 86_400),
+    concurrency: int(g.concurrency, 'caps.gateway.concurrency', 1, 4096),
+    memoryMb: int(g.memoryMb, 'caps.gateway.memoryMb', 0, 16 * 1024 * 1024),
   }
 }
 

@@ -42,6 +42,9 @@ commands:
       sign a kernel module or WGSL shader into a bundle (default FILE.bundle)
   verify BUNDLE --trust KEY [--trust KEY]...
       check a bundle as an executor would; print its manifest, or exit 1
+  gateway --relay ADDR --target URL --substrate aws-lambda|cloudflare-worker|http
+          [--price-model MODEL --price USD] [--concurrency N] [--function-token T]
+      run a peer that forwards the tasks it accepts to a function (peercompute gateway --help)
   relay [--port N | --ws-port N] [--tcp-port N] [--http-port N] [--identity FILE] [limits...]
       run the standalone relay server (peercompute relay --help lists every flag)
 ${BRIDGE_USAGE}
@@ -84,6 +87,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'bridge') return bridgeCommand(rest)
   // loaded when asked for: hono and prom-client cost the other commands nothing
   if (command === 'serve') return (await import('./serve-command.js')).serveCommand(rest)
+  if (command === 'gateway') {
+    // @peercompute/gateway depends on this package: load it by name at run time, like the relay
+    const name = '@peercompute/gateway'
+    const gateway = (await import(name)) as { runGateway(argv: string[]): Promise<number> }
+    return gateway.runGateway(rest)
+  }
   if (command === 'relay') {
     // @peercompute/relay depends on this package: load it by name at run time, not through the type graph
     const name = '@peercompute/relay'

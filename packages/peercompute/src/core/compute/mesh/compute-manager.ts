@@ -54,6 +54,8 @@ export interface ComputeManagerInit {
   maxKernelResultBytes?: number
   /** Traveling code this node runs for others (set where `trust` is): fetched, verified, cached. */
   code?: CodeStore
+  /** Runs the tasks other peers send instead of the local pool and traveling code (a gateway's backend). */
+  runner?: TaskRunner
   /** Test-only fault injection: see `TaskExecutorInit.tamper`. */
   tamper?: (kernel: string, output: unknown) => unknown
   log?: (line: string) => void
@@ -92,7 +94,7 @@ export class ComputeManager {
     this.ring = new MetricsRing(init.metricsCapacity)
     this.executor = new TaskExecutor({
       host: init.network,
-      runner: travelingRunner(init.local, init.code),
+      runner: init.runner ?? travelingRunner(init.local, init.code),
       limits: init.limits,
       tamper: init.tamper,
       log: init.log,

@@ -16,7 +16,7 @@ import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, MAX_BUSY_REFUSALS,
 import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
 import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
 import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
-import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
+import { type Candidate, type PieceContext, type SchedulerPolicy, substrateOf } from './policies.js'
 import { resultProblem } from './result-check.js'
 import { EXTRA_RUNS, pinKey, tally, valueKey } from './vote.js'
 
@@ -350,7 +350,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
     if (this.finished || p.accepted !== undefined) return
     p.runs.push({
       peer: c.id,
-      substrate: c.local ? 'local' : c.caps.substrate,
+      substrate: substrateOf(c),
       attempt,
       ok: false,
       error: err.name,

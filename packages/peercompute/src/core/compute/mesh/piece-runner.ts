@@ -5,7 +5,7 @@ import { isBusyRefusal } from './failures.js'
 import type { RunOutcome } from './job-types.js'
 import type { MetricsRing } from './metrics.js'
 import type { PeerStatsTable } from './peer-stats.js'
-import { type Candidate, pieceCostUsd } from './policies.js'
+import { type Candidate, pieceCostUsd, substrateOf } from './policies.js'
 import type { TaskClient } from './task-client.js'
 
 /** One piece's task as a Job hands it to its host. */
@@ -56,7 +56,7 @@ export class PieceRunner {
     const bytes = task.input.length
     s.inflight++
     const t0 = performance.now()
-    const substrate = c.local ? 'local' : c.caps.substrate
+    const substrate = substrateOf(c)
     try {
       const { output, execMs, where, validator } = c.local
         ? await this.runLocal(task, signal, t0)

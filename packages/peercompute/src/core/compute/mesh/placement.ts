@@ -19,6 +19,13 @@ export function fits(c: Candidate, spec: JobInit, kernel: string, piece: PieceCo
   if (req.memoryMb !== undefined && c.caps.memoryMb < req.memoryMb) return false
   if (req.gpu && !c.caps.gpu) return false
   if (req.maxDurationS !== undefined && expectedMs(c, piece) > req.maxDurationS * 1000) return false
+  const g = c.caps.gateway
+  if (g && !c.local) {
+    // a function takes inline bytes, and returns transformed bytes, only up to its payload limit
+    const inline = spec.data instanceof Uint8Array || kernel === 'xor' || kernel === 'add'
+    if (inline && piece.bytes > g.payloadBytes) return false
+    if (expectedMs(c, piece) > g.maxDurationS * 1000) return false
+  }
   return true
 }
 

@@ -42,7 +42,14 @@ export function expectedMs(c: Candidate, p: PieceContext): number {
   const tput = c.throughput ?? (c.local ? PRIOR.local : PRIOR.remote)
   const work = p.bytes / tput
   const queued = c.inflight + c.load.queued / Math.max(1, c.caps.cores)
-  return (c.local ? 0 : (c.rttMs ?? 5)) + work * (1 + queued / Math.max(1, c.slots))
+  // a gateway adds its function's round trip to the one to the gateway itself
+  const rtt = c.local ? 0 : (c.rttMs ?? 5) + (c.caps.gateway?.latencyMs ?? 0)
+  return rtt + work * (1 + queued / Math.max(1, c.slots))
+}
+
+/** Where a piece run on `c` is said to have run: `local`, the peer's substrate, or a gateway's function host. */
+export function substrateOf(c: { local: boolean; caps: Capabilities }): string {
+  return c.local ? 'local' : (c.caps.gateway?.kind ?? c.caps.substrate)
 }
 
 /** What the piece costs there, USD, from the peer's price model (browsers and the local node are free). */

@@ -23,6 +23,17 @@ export interface TaskRunner {
   ): Promise<{ output: unknown; substrate: 'cpu' | 'webgpu'; validator?: ContentPin }>
   /** Workers in its pool (the most tasks it runs at once); URL tasks get `urlPoolShare` of them. Default 2. */
   readonly maxWorkers?: number
+  /**
+   * True when the runner forwards tasks elsewhere (a gateway's function): then
+   * every task goes to it, small built-ins are never run on the executor's thread.
+   */
+  readonly forwards?: boolean
+  /**
+   * Refuses a request before any of its input is taken (a gateway: beyond its
+   * function's payload limit, or cooling down); undefined admits it to the
+   * executor's own budgets.
+   */
+  refuse?(request: Pick<TaskRequestHeader, 'kernel' | 'source'>): Error | undefined
 }
 
 /** What running a task needs besides the task. */
@@ -49,7 +60,13 @@ export async function runTask(
   const t0 = performance.now()
   const params = paramsFromWire(h.kernel, h.params)
   let result: { output: unknown; substrate: 'cpu' | 'webgpu'; validator?: ContentPin }
-  if (input && isOp(h.kernel) && h.prefer !== 'gpu' && input.length <= env.limits.inlineMaxBytes) {
+  if (
+    input &&
+    !env.runner.forwards &&
+    isOp(h.kernel) &&
+    h.prefer !== 'gpu' &&
+    input.length <= env.limits.inlineMaxBytes
+  ) {
     result = { output: runOp(h.kernel, input, params as KernelParams), substrate: 'cpu' }
   } else if (input) {
     result = await abortable(

@@ -175,6 +175,11 @@ export class TaskSession {
       this.refuse(id, new AbortError('the executor stopped'))
       return
     }
+    const early = this.env.runner.refuse?.(header)
+    if (early) {
+      this.refuse(id, early)
+      return
+    }
     const admission = this.env.ledger.admit(this.peer, header, (k) => this.env.runner.hasKernel(k))
     if (admission instanceof Error) {
       this.refuse(id, admission)
