@@ -28,7 +28,7 @@ export interface VolunteerOptions {
   texts?: Partial<VolunteerTexts>
   /** Where the node chunk is (default: `peercompute.volunteer.node.js` beside the loader). */
   nodeUrl?: string
-  /** WebRTC settings (tests: `{ iceServers: [] }`); default libp2p's. */
+  /** WebRTC settings (tests: `{ iceServers: [] }`); default libp2p's; `data-ice-servers` (URLs, comma-separated; empty: none). */
   rtcConfiguration?: RTCConfiguration
   /** Dial private and loopback peers (a mesh on one machine); `data-dial-private`. */
   dialPrivate?: boolean
@@ -60,6 +60,11 @@ function bool(v: string | undefined): boolean | undefined {
   return v === undefined ? undefined : v !== 'false'
 }
 
+function iceServers(v: string | undefined): RTCConfiguration | undefined {
+  const urls = list(v)
+  return urls === undefined ? undefined : { iceServers: urls.length ? [{ urls }] : [] }
+}
+
 /** Reads a script tag's `data-*` attributes as options (only those present). */
 export function optionsFromDataset(d: DOMStringMap): Partial<VolunteerOptions> {
   const texts: Record<string, string> = {}
@@ -80,6 +85,7 @@ export function optionsFromDataset(d: DOMStringMap): Partial<VolunteerOptions> {
     lang: d.lang,
     texts: Object.keys(texts).length ? (texts as Partial<VolunteerTexts>) : undefined,
     nodeUrl: d.nodeUrl,
+    rtcConfiguration: iceServers(d.iceServers),
     dialPrivate: bool(d.dialPrivate),
     panel: bool(d.panel),
   }
