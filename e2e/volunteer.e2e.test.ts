@@ -113,7 +113,11 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
     const id = (await state(page))?.peerId as string
     expect(sockets.length).toBeGreaterThan(0)
     await waitFor('the relay registers the volunteer', () => registered().includes(id), 30_000)
-    await waitFor('the submitter sees the volunteer', () => submitter.getStatus().peers.some((p) => p.id === id), 30_000)
+    await waitFor(
+      'the submitter sees the volunteer',
+      () => submitter.getStatus().peers.some((p) => p.id === id),
+      30_000,
+    )
 
     const r = await crcJob(24).result
     expect(r.result).toBe(kernels.crc32c(bytes))
@@ -141,7 +145,11 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
     await page.click('[data-pc="allow"]')
     await page.waitForFunction(() => window.PeerCompute.instance?.state === 'running', undefined, { timeout: 30_000 })
     const id = (await state(page))?.peerId as string
-    await waitFor('the submitter sees the volunteer', () => submitter.getStatus().peers.some((p) => p.id === id), 30_000)
+    await waitFor(
+      'the submitter sees the volunteer',
+      () => submitter.getStatus().peers.some((p) => p.id === id),
+      30_000,
+    )
     // Headless Chromium keeps every page visible (another tab, a minimised window and CDP's focus
     // and lifecycle emulation leave visibilityState alone): the test plays the browser's part.
     await setHidden(page, true)

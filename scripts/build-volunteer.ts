@@ -25,7 +25,9 @@ let total = 0
 for (const f of all) {
   const n = gz(f)
   total += n
-  console.log(`  ${relative(out, f).padEnd(48)} ${(statSync(f).size / KB).toFixed(1).padStart(7)} KB  ${(n / KB).toFixed(1).padStart(6)} KB gzip`)
+  console.log(
+    `  ${relative(out, f).padEnd(48)} ${(statSync(f).size / KB).toFixed(1).padStart(7)} KB  ${(n / KB).toFixed(1).padStart(6)} KB gzip`,
+  )
 }
 const line = (name: string, n: number, budget: number) =>
   `${name}: ${(n / KB).toFixed(1)} KB gzip (budget ${budget / KB} KB)${n > budget ? '  OVER BUDGET' : ''}`

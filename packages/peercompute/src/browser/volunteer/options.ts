@@ -52,7 +52,8 @@ function list(v: string | undefined): string[] | undefined {
 function num(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined
   const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n)) throw new TypeError(`data-${name} must be a number, got ${JSON.stringify(v)}`)
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new TypeError(`data-${name} must be a number, got ${JSON.stringify(v)}`)
   return n
 }
 

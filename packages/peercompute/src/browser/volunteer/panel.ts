@@ -28,7 +28,11 @@ export function showPanel(init: PanelInit): { update(v: PanelView): void; remove
   const { texts: t, site } = init
   const status = h('span', { 'aria-live': 'polite', 'data-pc': 'state' })
   const given = h('span', { 'data-pc': 'given' })
-  const pause = h('button', { type: 'button', 'data-pc': 'pause', style: BUTTON_STYLE, 'aria-pressed': 'false' }, t.pause)
+  const pause = h(
+    'button',
+    { type: 'button', 'data-pc': 'pause', style: BUTTON_STYLE, 'aria-pressed': 'false' },
+    t.pause,
+  )
   const withdraw = h('button', { type: 'button', 'data-pc': 'withdraw', style: BUTTON_STYLE }, t.withdraw)
   const title = h('strong', { id: 'pc-volunteer-panel-title' }, fill(t.panelTitle, { site }))
   const box = h(

@@ -21,7 +21,9 @@ export interface PolitenessEnv {
     connection?: { saveData?: boolean; addEventListener?: EventTarget['addEventListener'] }
   }
   /** `PressureObserver` where the browser has one. */
-  PressureObserver?: new (cb: (records: Array<{ state: string }>) => void) => {
+  PressureObserver?: new (
+    cb: (records: Array<{ state: string }>) => void,
+  ) => {
     observe(source: 'cpu'): Promise<void>
     disconnect(): void
   }
@@ -137,10 +139,8 @@ export class PolitenessMonitor {
     if (this.bad.size > 0) {
       clearTimeout(this.resumeTimer)
       this.resumeTimer = undefined
-      if (!this.pausedNow) {
-        this.pausedNow = true
-        this.init.onChange(this.state)
-      } else this.init.onChange(this.state)
+      this.pausedNow = true
+      this.init.onChange(this.state)
       return
     }
     if (!this.pausedNow || this.resumeTimer !== undefined) return

@@ -185,6 +185,7 @@ export class DutyCycle {
 }
 
 function checkCap(cap: number): number {
-  if (!(typeof cap === 'number' && cap > 0 && cap <= 1)) throw new RangeError(`the CPU cap must be in (0, 1], got ${cap}`)
+  if (!(typeof cap === 'number' && cap > 0 && cap <= 1))
+    throw new RangeError(`the CPU cap must be in (0, 1], got ${cap}`)
   return cap
 }
