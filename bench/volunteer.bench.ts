@@ -75,14 +75,18 @@ async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tas
   const page: Page = await context.newPage()
   await page.goto(`${site.url}/examples/volunteer/`)
   await page.waitForFunction(
-    () => (window as unknown as { PeerCompute: { instance?: { state: string } } }).PeerCompute.instance?.state === 'running',
+    () =>
+      (window as unknown as { PeerCompute: { instance?: { state: string } } }).PeerCompute.instance?.state ===
+      'running',
     undefined,
     { timeout: 60_000 },
   )
   const stats = () =>
     page.evaluate(() =>
       (
-        window as unknown as { PeerCompute: { instance: { stats(): { peerId: string; tasks: number; cpuSeconds: number } } } }
+        window as unknown as {
+          PeerCompute: { instance: { stats(): { peerId: string; tasks: number; cpuSeconds: number } } }
+        }
       ).PeerCompute.instance.stats(),
     )
   const id = (await stats()).peerId
