@@ -7,6 +7,7 @@
 //     main thread and its workers together, what the visitor's machine pays),
 // next to the cap (maxCpu 0.5; target within 5 points), and the same with
 // maxCpu 1 as the reference: how busy this stream keeps an uncapped core here.
+// Also: how long a hidden page takes to report paused (target < 1 s).
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
 import type { NodeKernel } from 'peercompute'
 import type { Browser, CDPSession, Page } from 'playwright-core'
@@ -64,7 +65,7 @@ function feed(node: NodeKernel, jobs: number, stop: () => boolean): Promise<void
   return Promise.all(Array.from({ length: jobs }, one)).then(() => {})
 }
 
-async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tasks: number }> {
+async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tasks: number; pauseMs: number }> {
   cap = maxCpu
   const context = await browser.newContext()
   await context.grantPermissions(['camera', 'microphone'], { origin: site.url })
@@ -97,13 +98,33 @@ async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tas
   const [s0, c0, t0] = [await stats(), await rendererCpu(), performance.now()]
   await new Promise((r) => setTimeout(r, WINDOW_MS))
   const [s1, c1, t1] = [await stats(), await rendererCpu(), performance.now()]
+  // hidden → paused: from the browser's visibilitychange to the volunteer's 'paused' (headless
+  // Chromium never hides a page by itself, so the page plays the browser's part)
+  const pauseMs = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const v = (
+          window as unknown as {
+            PeerCompute: { instance: { onChange(fn: (s: { state: string }) => void): () => void } }
+          }
+        ).PeerCompute.instance
+        const t0 = performance.now()
+        const off = v.onChange((s) => {
+          if (s.state !== 'paused') return
+          off()
+          resolve(performance.now() - t0)
+        })
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+        document.dispatchEvent(new Event('visibilitychange'))
+      }),
+  )
   done = true
   await feeding
   await context.close()
   let cpu = 0
   for (const [pid, t] of c1) if (c0.has(pid)) cpu += t - (c0.get(pid) as number)
   const wall = (t1 - t0) / 1000
-  return { busy: (s1.cpuSeconds - s0.cpuSeconds) / wall, cpu: cpu / wall, tasks: s1.tasks - s0.tasks }
+  return { busy: (s1.cpuSeconds - s0.cpuSeconds) / wall, cpu: cpu / wall, tasks: s1.tasks - s0.tasks, pauseMs }
 }
 
 try {
@@ -118,6 +139,7 @@ try {
     `  maxCpu 1.00 (reference): busy share ${pts(free.busy)}% (duty-cycle clock), ${pts(free.cpu)}% (renderer CPU time); ${free.tasks} tasks`,
   )
   console.log(`  capped / uncapped CPU time: ${(capped.cpu / free.cpu).toFixed(2)}`)
+  console.log(`  hidden → paused: ${capped.pauseMs.toFixed(1)} ms (target < 1000 ms)`)
 } finally {
   await browser.close()
   await submitter.stop()

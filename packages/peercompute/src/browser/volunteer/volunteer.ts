@@ -94,17 +94,31 @@ export class Volunteer {
   /** Withdraws consent: no task starts from now on, the node stops, the answer is remembered as no. */
   async withdraw(): Promise<void> {
     this.store.withdraw()
+    this.setState('withdrawn')
+    await this.stop() // the node is paused synchronously first: nothing starts while it shuts down
+  }
+
+  /**
+   * Stops the node and releases every listener, timer and element, keeping the
+   * visitor's answer (a page that goes away, a single-page app that unmounts).
+   */
+  async stop(): Promise<void> {
+    removeEventListener('pagehide', this.onPageHide)
     this.banner?.remove()
     this.banner = undefined
-    this.setState('withdrawn')
     this.monitor?.stop()
     this.monitor = undefined
     this.panel?.remove()
     this.panel = undefined
     const node = this.node
     this.node = undefined
-    node?.pause() // synchronous: nothing starts while the node shuts down
+    node?.pause()
     await node?.stop()
+  }
+
+  private readonly onPageHide = (e: PageTransitionEvent) => {
+    // a page kept in the back/forward cache comes back with `pageshow`; one that goes away ends its node
+    if (!e.persisted) void this.stop()
   }
 
   /** The pause button. */
@@ -151,6 +165,7 @@ export class Volunteer {
     })
     this.monitor = monitor
     monitor.start()
+    addEventListener('pagehide', this.onPageHide)
     if (this.userPaused) monitor.setUserPaused(true)
     if (this.o.panel !== false) {
       this.panel = showPanel({
