@@ -1,7 +1,7 @@
 // npm run bench:volunteer — does a volunteer keep its CPU cap? Prints, never asserts.
 // The BUILT script tag (dist/volunteer) on examples/volunteer in Chromium, one
-// lent core (data-workers=1), a Node submitter keeping it fed with fnv64
-// pieces over a URL. Over 20 s it prints the busy share of the lent core:
+// lent core (data-workers=1), a Node submitter keeping it (and only it) fed
+// with fnv64 pieces over a URL served by a data host in its own process. Over 20 s it prints the busy share of the lent core:
 //   - by the duty cycle's clock (time in tasks / wall time), and
 //   - by the renderer's CPU time (CDP SystemInfo.getProcessInfo: the page's
 //     main thread and its workers together, what the visitor's machine pays),
@@ -9,11 +9,14 @@
 // maxCpu 1 as the reference: how busy this stream keeps an uncapped core here.
 // Also: how long a hidden page takes to report paused (target < 1 s).
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import type { NodeKernel } from 'peercompute'
 import type { Browser, CDPSession, Page } from 'playwright-core'
 import { launchChromium } from '../e2e/browser.ts'
-import { serveData, serveStatic, withRelay } from '../e2e/static-server.ts'
+import { serveStatic, withRelay } from '../e2e/static-server.ts'
 import { startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
+import { killOnExit, stopProcess } from './lib/processes.ts'
 
 const WINDOW_MS = 20_000
 const WARMUP_MS = 3_000
@@ -26,12 +29,16 @@ guard.unref()
 
 const relay = await testRelay()
 const [submitter] = await startNodes(1, relay.wsAddr)
-const bytes = new Uint8Array(128 * 1024 * 1024)
-for (let i = 0, x = 1; i < bytes.length; i += 4) {
-  x = (x * 1103515245 + 12345) >>> 0
-  bytes[i] = x >>> 24
-}
-const data = await serveData(bytes)
+const SIZE = 128 * 1024 * 1024
+const host = killOnExit(
+  spawn(process.execPath, [fileURLToPath(new URL('./lib/serve-bytes.ts', import.meta.url)), String(SIZE)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }),
+)
+const data = await new Promise<{ href: string; origin: string }>((resolve, reject) => {
+  host.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString())))
+  host.once('exit', () => reject(new Error('the data host exited')))
+})
 let cap = '0.5'
 const site = await serveStatic((path, html) =>
   path === '/examples/volunteer/'
@@ -53,12 +60,12 @@ async function rendererCpu(): Promise<Map<number, number>> {
   return new Map(r.processInfo.filter((p) => p.type === 'renderer').map((p) => [p.id, p.cpuTime]))
 }
 
-/** Keeps `jobs` fnv64 jobs in flight until `stop` turns true. */
-function feed(node: NodeKernel, jobs: number, stop: () => boolean): Promise<void> {
+/** Keeps `jobs` fnv64 jobs in flight on `peer` alone (the submitter runs none) until `stop` turns true. */
+function feed(node: NodeKernel, peer: string, jobs: number, stop: () => boolean): Promise<void> {
   const one = async (): Promise<void> => {
     while (!stop()) {
       await node.compute
-        .submit({ op: 'fnv64', data: { url: data.href, length: bytes.length }, pieceBytes: PIECE })
+        .submit({ op: 'fnv64', data: { url: data.href, length: SIZE }, pieceBytes: PIECE, peers: [peer] })
         .result.catch(() => {})
     }
   }
@@ -93,7 +100,7 @@ async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tas
   const id = (await stats()).peerId
   await waitFor('the submitter sees the volunteer', () => submitter.getStatus().peers.some((p) => p.id === id), 30_000)
   let done = false
-  const feeding = feed(submitter, 3, () => done)
+  const feeding = feed(submitter, id, 3, () => done)
   await new Promise((r) => setTimeout(r, WARMUP_MS))
   const [s0, c0, t0] = [await stats(), await rendererCpu(), performance.now()]
   await new Promise((r) => setTimeout(r, WINDOW_MS))
@@ -145,5 +152,5 @@ try {
   await submitter.stop()
   await relay.stop()
   await site.close()
-  await data.close()
+  await stopProcess(host)
 }

@@ -13,7 +13,7 @@ export interface DutyCycleStats {
   finished: number
   /** Tasks refused because the cycle was paused (the submitter places them elsewhere). */
   refused: number
-  /** Milliseconds the workers spent running tasks, summed over workers. */
+  /** Milliseconds the workers spent running tasks (those running now so far), summed over workers. */
   busyMs: number
   /** Tasks running in a worker now. */
   running: number
@@ -38,6 +38,8 @@ export class DutyCycle {
   private readonly live = new Set<Wrapped>()
   private readonly listeners = new Set<(s: DutyCycleStats) => void>()
   private readonly counters: DutyCycleStats = { started: 0, finished: 0, refused: 0, busyMs: 0, running: 0 }
+  /** When each task running now started, by worker. */
+  private readonly since = new Map<Wrapped, number>()
 
   constructor(cap = 1) {
     this.capValue = checkCap(cap)
@@ -70,7 +72,10 @@ export class DutyCycle {
 
   /** A copy of the counters. */
   stats(): DutyCycleStats {
-    return { ...this.counters }
+    const now = performance.now()
+    let running = 0
+    for (const at of this.since.values()) running += now - at
+    return { ...this.counters, busyMs: this.counters.busyMs + running }
   }
 
   /** Calls `fn` whenever a task starts or finishes; returns what unsubscribes. */
@@ -115,6 +120,7 @@ export class DutyCycle {
       if (this.pausedNow) return self.refuseHeld()
       const t = self.held.shift() as TaskMessage
       current = { id: t.id, at: performance.now() }
+      this.since.set(self, current.at)
       c.started++
       c.running++
       // copied, not transferred: a held task's buffers stay valid for the pool's retries
@@ -125,6 +131,7 @@ export class DutyCycle {
       if (current && msg.results.some((r) => r.id === current?.id)) {
         const ms = performance.now() - current.at
         current = undefined
+        this.since.delete(self)
         c.finished++
         c.running--
         c.busyMs += ms
@@ -145,6 +152,7 @@ export class DutyCycle {
       dead = true
       clearTimeout(restTimer)
       this.live.delete(self)
+      this.since.delete(self)
       if (current) c.running--
       current = undefined
       self.held = []
