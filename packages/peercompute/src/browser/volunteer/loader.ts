@@ -22,19 +22,23 @@ export let instance: Volunteer | undefined
 /**
  * Starts a volunteer: asks the visitor (unless `consent: 'granted'`), then
  * lends CPU within `maxCpu`. The script tag's `data-*` attributes fill in
- * options not given here.
+ * options not given here. One per page: a later call returns the running one
+ * (granting it, with `consent: 'granted'`: a site's own flow after it asked).
  */
 export function volunteer(options: Partial<VolunteerOptions> = {}): Volunteer {
+  if (instance && instance.state !== 'withdrawn') {
+    if (options.consent === 'granted') instance.grant(false)
+    return instance
+  }
   const fromTag = script ? optionsFromDataset(script.dataset) : {}
-  const v = new Volunteer({ ...fromTag, ...options } as VolunteerOptions, new URL(NODE_CHUNK, base).href)
-  instance ??= v
-  return v
+  instance = new Volunteer({ ...fromTag, ...options } as VolunteerOptions, new URL(NODE_CHUNK, base).href)
+  return instance
 }
 
 function auto(): void {
   if (!script?.dataset.relay || script.dataset.auto === 'false') return
   try {
-    instance = volunteer()
+    volunteer()
   } catch (err) {
     console.error('PeerCompute volunteer:', (err as Error).message)
   }

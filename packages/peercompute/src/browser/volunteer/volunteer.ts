@@ -83,11 +83,14 @@ export class Volunteer {
     })
   }
 
-  /** The visitor agreed (the banner, or the site's own flow): remembered, then the node loads. */
-  grant(): void {
+  /**
+   * The visitor agreed: through the banner (remembered for `rememberDays`), or
+   * through the site's own flow (`remember: false`: the site keeps the answer).
+   */
+  grant(remember = this.o.consent !== 'granted'): void {
     this.banner?.remove()
     this.banner = undefined
-    if (this.o.consent !== 'granted') this.store.write(true)
+    if (remember) this.store.write(true)
     void this.begin()
   }
 
