@@ -14,6 +14,7 @@ export default defineConfig({
         mesh: resolve(import.meta.dirname, 'examples/mesh/index.html'),
         node: resolve(import.meta.dirname, 'examples/node/index.html'),
         'hash-a-file': resolve(import.meta.dirname, 'examples/hash-a-file/index.html'),
+        tabs: resolve(import.meta.dirname, 'examples/tabs/index.html'),
       },
     },
   },

@@ -17,3 +17,16 @@ export * from '../index.js'
 export { createWorkerPool, type WorkerPoolBrowserInit } from './compute/browser-worker-pool.js'
 export { type BrowserNodeOptions, createNode } from './create-node.js'
 export { type BrowserNetworkInit, createNetworkManager } from './network.js'
+export {
+  forgetPeerIdentity,
+  loadPeerIdentity,
+  type PeerIdentityOptions,
+  type RunOncePerSiteOptions,
+  runOncePerSite,
+  SiteNode,
+  type SiteNodeEvents,
+  type SiteNodeHandle,
+  type TabCommand,
+  type TabRole,
+  type VisibilitySource,
+} from './volunteer/tabs/index.js'

@@ -194,3 +194,11 @@ export class UntrustedCodeError extends PeerComputeError {
     this.reason = reason
   }
 }
+
+/**
+ * The page lacks what running one node per site needs: Web Locks
+ * (`navigator.locks`, secure contexts only) or BroadcastChannel.
+ */
+export class TabCoordinationUnavailableError extends PeerComputeError {
+  override name = 'TabCoordinationUnavailableError'
+}
