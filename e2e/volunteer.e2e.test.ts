@@ -15,7 +15,15 @@ interface VolunteerGlobal {
   volunteer(options: { consent?: 'granted' }): unknown
   instance?: {
     state: string
-    stats(): { state: string; tasks: number; cpuSeconds: number; refused: number; peerId?: string; reasons: string[] }
+    stats(): {
+      state: string
+      role: string
+      tasks: number
+      cpuSeconds: number
+      refused: number
+      peerId?: string
+      reasons: string[]
+    }
   }
 }
 declare global {
@@ -66,10 +74,12 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
   })
 
   /** A fresh visitor (its own storage) on the example page, with every request and WebSocket it opens counted. */
-  const visit = async () => {
-    const context: BrowserContext = await browser.newContext()
-    cleanups.push(() => context.close())
-    await context.grantPermissions(['camera', 'microphone'], { origin: site.url })
+  const visit = async (shared?: BrowserContext) => {
+    const context: BrowserContext = shared ?? (await browser.newContext())
+    if (!shared) {
+      cleanups.push(() => context.close())
+      await context.grantPermissions(['camera', 'microphone'], { origin: site.url })
+    }
     const requests: string[] = []
     const sockets: string[] = []
     context.on('request', (r) => requests.push(r.url()))
@@ -167,6 +177,67 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
     expect((await state(page))?.tasks).toBe(before)
     await setHidden(page, false)
     await page.waitForFunction(() => window.PeerCompute.instance?.state === 'running', undefined, { timeout: 10_000 })
+  })
+
+  it('three tabs of one site run one peer; when the leader tab closes another runs the same peer; withdrawing in one tab stops all', async () => {
+    const earlier = new Set(registered()) // the other tests' volunteers
+    const fresh = () => registered().filter((p) => !earlier.has(p))
+    const first = await visit()
+    await first.page.click('[data-pc="allow"]')
+    await first.page.waitForFunction(() => window.PeerCompute.instance?.state === 'running', undefined, {
+      timeout: 30_000,
+    })
+    const id = (await state(first.page))?.peerId as string
+    // the answer is the site's: the other tabs start without asking, and follow
+    const others = [await visit(first.context), await visit(first.context)]
+    for (const t of others) {
+      await t.page.waitForFunction(
+        (peer) => {
+          const s = window.PeerCompute.instance?.stats()
+          return s?.role === 'follower' && s.peerId === peer
+        },
+        id,
+        { timeout: 30_000 },
+      )
+      expect(await t.page.$('[data-pc="banner"]')).toBeNull()
+    }
+    expect((await state(first.page))?.role).toBe('leader')
+    await waitFor('the relay registers the volunteer', () => registered().includes(id), 30_000)
+    expect(fresh()).toEqual([id])
+
+    await first.page.close()
+    await waitFor('another tab leads, as the same peer', () => fresh().length === 1 && fresh()[0] === id, 30_000)
+    const leader = await Promise.any(
+      others.map(async (t) => {
+        await t.page.waitForFunction(() => window.PeerCompute.instance?.stats().role === 'leader', undefined, {
+          timeout: 30_000,
+        })
+        return t
+      }),
+    )
+    await leader.page.waitForFunction(() => window.PeerCompute.instance?.state === 'running', undefined, {
+      timeout: 30_000,
+    })
+    expect((await state(leader.page))?.peerId).toBe(id)
+    await waitFor(
+      'the submitter sees the volunteer again',
+      () => submitter.getStatus().peers.some((p) => p.id === id && p.connected !== null),
+      30_000,
+    )
+    const r = await crcJob(16).result
+    expect(r.result).toBe(kernels.crc32c(bytes))
+
+    const follower = others.find((t) => t !== leader) as (typeof others)[number]
+    await follower.page.click('[data-pc="withdraw"]')
+    for (const t of others) {
+      await t.page.waitForFunction(() => window.PeerCompute.instance?.state === 'withdrawn', undefined, {
+        timeout: 10_000,
+      })
+    }
+    const before = (await state(leader.page))?.tasks
+    const after = await crcJob(8).result
+    expect(ranOn(after, id)).toBe(0)
+    expect((await state(leader.page))?.tasks).toBe(before)
   })
 })
 

@@ -7,6 +7,7 @@ import type { NodeKernel } from '../../core/kernel/node-kernel.js'
 import { checkNodeOptions, type NodeOptions } from '../../core/kernel/options.js'
 import { createWorkerPool } from '../compute/browser-worker-pool.js'
 import { type BrowserNetworkInit, createNetworkManager } from '../network.js'
+import { loadPeerIdentity } from './tabs/peer-identity.js'
 
 /** What the loader asks of the node chunk. */
 export interface VolunteerNodeInit {
@@ -21,6 +22,10 @@ export interface VolunteerNodeInit {
   rtcConfiguration?: RTCConfiguration
   /** Start paused (the page is hidden, or the visitor paused before the node came up). */
   paused?: boolean
+  /** The IndexedDB database of the site's peer identity: every leader tab is the same peer (default: a new key). */
+  identityDb?: string
+  /** Gives up starting (this tab stopped leading). */
+  signal?: AbortSignal
 }
 
 /** What the volunteer's node did: tasks and busy time, with the executor's counters. */
@@ -57,6 +62,9 @@ export async function startVolunteerNode(init: VolunteerNodeInit): Promise<Volun
   const options: NodeOptions & Omit<BrowserNetworkInit, 'capabilities' | 'load'> = {
     relays: init.relays,
     room: init.room,
+    ...(init.identityDb
+      ? { privateKey: await loadPeerIdentity({ dbName: init.identityDb, signal: init.signal }) }
+      : {}),
     ...(init.trust?.length ? { trust: init.trust } : {}),
     enableWebGPU: false,
     storageMode: 'memory',

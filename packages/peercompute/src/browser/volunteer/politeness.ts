@@ -15,7 +15,11 @@ export interface PolitenessState {
 
 /** What the monitor reads of the page (the real `document` and `navigator` by default; fakes in tests). */
 export interface PolitenessEnv {
-  document?: Pick<Document, 'visibilityState' | 'addEventListener' | 'removeEventListener'>
+  document?: {
+    readonly visibilityState: DocumentVisibilityState
+    addEventListener(type: 'visibilitychange', fn: () => void): void
+    removeEventListener(type: 'visibilitychange', fn: () => void): void
+  }
   navigator?: {
     getBattery?: () => Promise<BatteryLike>
     connection?: { saveData?: boolean; addEventListener?: EventTarget['addEventListener'] }
@@ -60,13 +64,7 @@ export class PolitenessMonitor {
 
   constructor(init: PolitenessInit) {
     this.init = { resumeAfterMs: 30_000, minBattery: 0.2, ...init }
-    this.env =
-      init.env ??
-      ({
-        document: globalThis.document,
-        navigator: globalThis.navigator,
-        PressureObserver: (globalThis as { PressureObserver?: PolitenessEnv['PressureObserver'] }).PressureObserver,
-      } as PolitenessEnv)
+    this.env = init.env ?? pageEnv()
   }
 
   /** The state now. */
@@ -157,5 +155,14 @@ export class PolitenessMonitor {
     if (!this.pausedNow || this.stopped) return
     this.pausedNow = false
     this.init.onChange(this.state)
+  }
+}
+
+/** The real page's signals; `document` may be replaced (the site's visibility across its tabs). */
+export function pageEnv(document: PolitenessEnv['document'] = globalThis.document): PolitenessEnv {
+  return {
+    document,
+    navigator: globalThis.navigator as PolitenessEnv['navigator'],
+    PressureObserver: (globalThis as { PressureObserver?: PolitenessEnv['PressureObserver'] }).PressureObserver,
   }
 }
