@@ -13,6 +13,7 @@ export default defineConfig({
         compute: resolve(import.meta.dirname, 'examples/compute/index.html'),
         mesh: resolve(import.meta.dirname, 'examples/mesh/index.html'),
         node: resolve(import.meta.dirname, 'examples/node/index.html'),
+        'hash-a-file': resolve(import.meta.dirname, 'examples/hash-a-file/index.html'),
         tabs: resolve(import.meta.dirname, 'examples/tabs/index.html'),
       },
     },

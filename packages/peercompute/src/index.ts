@@ -69,6 +69,7 @@ export {
 } from './core/code/manifest.js'
 export { makeManifest, type SignInit, sha256Hex, signBundle } from './core/code/sign.js'
 export { type VerifiedCode, type VerifyOptions, verifyBundle } from './core/code/verify.js'
+export { DutyCycle, type DutyCycleStats, PAUSED_ERROR } from './core/compute/duty-cycle.js'
 export { fetchRangeTransport } from './core/compute/fetch-range-transport.js'
 export {
   GpuExecutor,

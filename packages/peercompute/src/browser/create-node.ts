@@ -1,4 +1,5 @@
 import { IndexeddbPersistence } from 'y-indexeddb'
+import type { DutyCycle } from '../core/compute/duty-cycle.js'
 import { GpuExecutor } from '../core/compute/gpu/gpu-executor.js'
 import { LocalCompute } from '../core/compute/local-compute.js'
 import { assembleNode } from '../core/kernel/assemble.js'
@@ -19,6 +20,8 @@ export interface BrowserNodeOptions
     Pick<NetworkManagerInit, 'heartbeatMs' | 'pingIntervalMs' | 'relayBackoff' | 'upgradeBackoff' | 'children' | 'k'> {
   /** `storageMode: 'local'`: the IndexedDB database name (default `peercompute-<room>`). */
   dbName?: string
+  /** Volunteers: caps each worker's busy share and pauses the pool (see `DutyCycle`). */
+  dutyCycle?: DutyCycle
 }
 
 /**
@@ -42,6 +45,7 @@ export async function createNode(options: BrowserNodeOptions): Promise<NodeKerne
         maxWorkers: options.maxWorkers,
         maxCpuFraction: options.maxCpuFraction,
         urlPolicy: options.urlPolicy,
+        dutyCycle: options.dutyCycle,
       }),
       gpu: adapter && nav.gpu ? new GpuExecutor({ gpu: nav.gpu }) : undefined,
       enableWebGPU: options.enableWebGPU,

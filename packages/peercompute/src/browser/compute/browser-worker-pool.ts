@@ -1,3 +1,4 @@
+import type { DutyCycle } from '../../core/compute/duty-cycle.js'
 import type { FromWorker } from '../../core/compute/messages.js'
 import { type WorkerHandle, WorkerPool, type WorkerPoolInit } from '../../core/compute/worker-pool.js'
 
@@ -30,13 +31,16 @@ function browserWorker(): WorkerHandle {
 export interface WorkerPoolBrowserInit extends Omit<WorkerPoolInit, 'createWorker' | 'cores'> {
   /** Cores to size for (default `navigator.hardwareConcurrency`). */
   cores?: number
+  /** Caps each worker's busy share and pauses them (volunteers): every worker is wrapped by it. */
+  dutyCycle?: DutyCycle
 }
 
 /** A worker pool on module Web Workers. */
 export function createWorkerPool(init: WorkerPoolBrowserInit = {}): WorkerPool {
+  const { dutyCycle, ...rest } = init
   return new WorkerPool({
-    ...init,
+    ...rest,
     cores: init.cores ?? navigator.hardwareConcurrency ?? 2,
-    createWorker: browserWorker,
+    createWorker: dutyCycle ? () => dutyCycle.wrap(browserWorker()) : browserWorker,
   })
 }

@@ -1,0 +1,199 @@
+import type { FromWorker, TaskMessage, TaskOutcome, ToWorker } from './messages.js'
+import type { WorkerHandle } from './worker-pool.js'
+
+// A volunteer's CPU cap, kept by resting: after a task that took t ms a worker
+// rests t·(1−cap)/cap ms before its next one, so each lent core is busy at most
+// `cap` of the time. A pause refuses what waits and lets what runs finish.
+
+/** Counters of a DutyCycle, for the volunteer's panel and the benchmark. */
+export interface DutyCycleStats {
+  /** Tasks handed to a worker (the ones that started). */
+  started: number
+  /** Tasks a worker answered. */
+  finished: number
+  /** Tasks refused because the cycle was paused (the submitter places them elsewhere). */
+  refused: number
+  /** Milliseconds the workers spent running tasks (those running now so far), summed over workers. */
+  busyMs: number
+  /** Tasks running in a worker now. */
+  running: number
+}
+
+/** The `errorName` of a task refused while paused: a peer reads it as "busy", and places the piece elsewhere. */
+export const PAUSED_ERROR = 'QueueFullError'
+
+interface Wrapped {
+  held: TaskMessage[]
+  refuseHeld(): void
+}
+
+/**
+ * Caps the share of time each worker of a pool is busy (`cap` in (0, 1]) and
+ * can pause them all. Wrap each worker the pool creates with `wrap`: tasks
+ * reach the worker one at a time, after the rest the last one earned.
+ */
+export class DutyCycle {
+  private capValue: number
+  private pausedNow = false
+  private readonly live = new Set<Wrapped>()
+  private readonly listeners = new Set<(s: DutyCycleStats) => void>()
+  private readonly counters: DutyCycleStats = { started: 0, finished: 0, refused: 0, busyMs: 0, running: 0 }
+  /** When each task running now started, by worker. */
+  private readonly since = new Map<Wrapped, number>()
+
+  constructor(cap = 1) {
+    this.capValue = checkCap(cap)
+  }
+
+  /** The busy share each worker is held to. */
+  get cap(): number {
+    return this.capValue
+  }
+
+  set cap(value: number) {
+    this.capValue = checkCap(value)
+  }
+
+  /** True while tasks are refused. */
+  get paused(): boolean {
+    return this.pausedNow
+  }
+
+  /** Refuses every task not yet started (now and until `resume`); running ones finish. */
+  pause(): void {
+    this.pausedNow = true
+    for (const w of this.live) w.refuseHeld()
+  }
+
+  /** Accepts tasks again. */
+  resume(): void {
+    this.pausedNow = false
+  }
+
+  /** A copy of the counters. */
+  stats(): DutyCycleStats {
+    const now = performance.now()
+    let running = 0
+    for (const at of this.since.values()) running += now - at
+    return { ...this.counters, busyMs: this.counters.busyMs + running }
+  }
+
+  /** Calls `fn` whenever a task starts or finishes; returns what unsubscribes. */
+  onChange(fn: (s: DutyCycleStats) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private changed(): void {
+    if (this.listeners.size === 0) return
+    const s = this.stats()
+    for (const fn of this.listeners) fn(s)
+  }
+
+  /** A worker handle that obeys this cycle, around `inner`. */
+  wrap(inner: WorkerHandle): WorkerHandle {
+    const c = this.counters
+    let deliver: ((msg: FromWorker) => void) | undefined
+    let current: { id: number; at: number } | undefined
+    let restTimer: ReturnType<typeof setTimeout> | undefined
+    let dead = false
+    // answers given here, not by the worker: later, never inside the pool's own call
+    const answer = (results: TaskOutcome[]) => {
+      if (results.length) queueMicrotask(() => !dead && deliver?.({ type: 'results', results }))
+    }
+    const refusal = (id: number): TaskOutcome => ({
+      id,
+      ok: false,
+      errorName: PAUSED_ERROR,
+      message: 'the volunteer is paused',
+    })
+    const self: Wrapped = {
+      held: [],
+      refuseHeld: () => {
+        const refused = self.held.splice(0)
+        c.refused += refused.length
+        answer(refused.map((t) => refusal(t.id)))
+      },
+    }
+    const pump = () => {
+      if (dead || current || restTimer !== undefined || self.held.length === 0) return
+      if (this.pausedNow) return self.refuseHeld()
+      const t = self.held.shift() as TaskMessage
+      current = { id: t.id, at: performance.now() }
+      this.since.set(self, current.at)
+      c.started++
+      c.running++
+      // copied, not transferred: a held task's buffers stay valid for the pool's retries
+      inner.post({ type: 'tasks', tasks: [t] }, [])
+      this.changed()
+    }
+    const onResults = (msg: FromWorker) => {
+      if (current && msg.results.some((r) => r.id === current?.id)) {
+        const ms = performance.now() - current.at
+        current = undefined
+        this.since.delete(self)
+        c.finished++
+        c.running--
+        c.busyMs += ms
+        const rest = (ms * (1 - this.capValue)) / this.capValue
+        if (rest >= 1) {
+          restTimer = setTimeout(() => {
+            restTimer = undefined
+            pump()
+          }, rest)
+        }
+        this.changed()
+      }
+      deliver?.(msg)
+      pump()
+    }
+    this.live.add(self)
+    const release = () => {
+      dead = true
+      clearTimeout(restTimer)
+      this.live.delete(self)
+      this.since.delete(self)
+      if (current) c.running--
+      current = undefined
+      self.held = []
+    }
+    return {
+      post: (msg: ToWorker, transfer: ArrayBuffer[]) => {
+        if (msg.type === 'tasks') {
+          if (this.pausedNow) {
+            c.refused += msg.tasks.length
+            answer(msg.tasks.map((t) => refusal(t.id)))
+            return
+          }
+          self.held.push(...msg.tasks)
+          return pump()
+        }
+        if (msg.type === 'cancel') {
+          const i = self.held.findIndex((t) => t.id === msg.id)
+          if (i >= 0) {
+            self.held.splice(i, 1)
+            return answer([{ id: msg.id, ok: false, errorName: 'AbortError', message: 'cancelled' }])
+          }
+        }
+        inner.post(msg, transfer)
+      },
+      start: (onMessage, onDeath) => {
+        deliver = onMessage
+        inner.start(onResults, (err) => {
+          release()
+          onDeath(err)
+        })
+      },
+      terminate: () => {
+        release()
+        return inner.terminate()
+      },
+    }
+  }
+}
+
+function checkCap(cap: number): number {
+  if (!(typeof cap === 'number' && cap > 0 && cap <= 1))
+    throw new RangeError(`the CPU cap must be in (0, 1], got ${cap}`)
+  return cap
+}
