@@ -7,6 +7,7 @@
 //  3. churn: 8 worker processes, half SIGKILLed mid-job: the time until
 //     throughput is back to ≥ 90% of what the 4 survivors do on their own.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
+// `node bench/jobs.bench.ts tiny` runs part 1 only (for profiling the tiny-task path).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,6 +33,7 @@ const LOOP: Partial<NodeCreateOptions> = {
   enableWebGPU: false,
 }
 const ECHO = '/peercompute/bench-echo/1.0.0'
+const ONLY_TINY = process.argv.includes('tiny')
 
 const pct = (xs: number[], p: number) =>
   xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]
@@ -189,6 +191,7 @@ async function main(): Promise<void> {
     console.log(
       '  for comparison (documented elsewhere, not measured here): Dask ~1 ms overhead per task; Ray many_tasks 443–603 tasks/s',
     )
+    if (ONLY_TINY) return
 
     // 2. bulk crc32c over 1 GiB from loopback HTTP, 2 worker processes
     const GiB = 1 << 30
