@@ -3,6 +3,7 @@ import type { FuzzTarget } from '../harness.ts'
 import { bundleDecode, bundleRoundTrip, bundleVerify } from './bundle.ts'
 import { chunksAssemble, chunksRoundTrip } from './chunks.ts'
 import { framesDecode, framesRoundTrip } from './frames.ts'
+import { mapBatchDecode, mapBatchRoundTrip } from './map-batch.ts'
 import { registryDecode, registryRoundTrip } from './registry.ts'
 import { stateManagerFrames } from './state-manager.ts'
 import { stateMessageDecode, stateMessageRoundTrip } from './state-messages.ts'
@@ -27,4 +28,6 @@ export const TARGETS: FuzzTarget<unknown>[] = [
   bundleDecode,
   bundleRoundTrip,
   bundleVerify,
+  mapBatchDecode,
+  mapBatchRoundTrip,
 ]
