@@ -7,9 +7,10 @@
 //  3. churn: 8 worker processes, half SIGKILLed mid-job: the time until
 //     throughput is back to ≥ 90% of what the 4 survivors do on their own.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
+// `node bench/jobs.bench.ts tiny` runs part 1 only (for profiling the tiny-task path).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Stream } from '@libp2p/interface'
@@ -32,6 +33,7 @@ const LOOP: Partial<NodeCreateOptions> = {
   enableWebGPU: false,
 }
 const ECHO = '/peercompute/bench-echo/1.0.0'
+const ONLY_TINY = process.argv.includes('tiny')
 
 const pct = (xs: number[], p: number) =>
   xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]
@@ -102,12 +104,19 @@ async function tinyTasks(label: string, a: NodeKernel, b: NodeKernel): Promise<v
     )
     return n / ((performance.now() - t0) / 1000)
   }
-  const ours = await seq(task, 3000)
-  const ref = await seq(echo, 3000)
+  // CPU time per round trip (both peers live in this process): steadier than rates on a loaded machine
+  const cpu = async <T>(n: number, run: () => Promise<T>): Promise<{ v: T; us: number }> => {
+    const c0 = process.cpuUsage()
+    const v = await run()
+    const c = process.cpuUsage(c0)
+    return { v, us: (c.user + c.system) / n }
+  }
+  const { v: ours, us: oursSeqUs } = await cpu(3000, () => seq(task, 3000))
+  const { v: ref, us: refSeqUs } = await cpu(3000, () => seq(echo, 3000))
   console.error(`${label}: one by one done`)
-  const oursRate = await par(task, 20_000, 32)
+  const { v: oursRate, us: oursParUs } = await cpu(20_000, () => par(task, 20_000, 32))
   console.error(`${label}: ours in parallel done`)
-  const refRate = await par(echo, 20_000, 32)
+  const { v: refRate, us: refParUs } = await cpu(20_000, () => par(echo, 20_000, 32))
   console.log(`\n${label} (connection: ${transport()})`)
   console.log(
     `  ours: ${oursRate.toFixed(0)} tasks/s (32 in flight); round trip p50 ${pct(ours, 0.5).toFixed(3)} ms, p99 ${pct(ours, 0.99).toFixed(3)} ms`,
@@ -117,6 +126,9 @@ async function tinyTasks(label: string, a: NodeKernel, b: NodeKernel): Promise<v
   )
   console.log(
     `  ratio ours/echo: throughput ${(oursRate / refRate).toFixed(2)}×, p50 ${(pct(ours, 0.5) / pct(ref, 0.5)).toFixed(2)}×`,
+  )
+  console.log(
+    `  CPU per round trip, both peers: ours ${oursSeqUs.toFixed(0)} µs one by one, ${oursParUs.toFixed(0)} µs at 32 in flight; echo ${refSeqUs.toFixed(0)} / ${refParUs.toFixed(0)} µs (load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores)`,
   )
 }
 
@@ -189,6 +201,7 @@ async function main(): Promise<void> {
     console.log(
       '  for comparison (documented elsewhere, not measured here): Dask ~1 ms overhead per task; Ray many_tasks 443–603 tasks/s',
     )
+    if (ONLY_TINY) return
 
     // 2. bulk crc32c over 1 GiB from loopback HTTP, 2 worker processes
     const GiB = 1 << 30

@@ -4,6 +4,7 @@ import { bundleDecode, bundleRoundTrip, bundleVerify } from './bundle.ts'
 import { chunksAssemble, chunksRoundTrip } from './chunks.ts'
 import { framesDecode, framesRoundTrip } from './frames.ts'
 import { gatewayAnswer, gatewayHandler } from './gateway.ts'
+import { mapBatchDecode, mapBatchRoundTrip } from './map-batch.ts'
 import { registryDecode, registryRoundTrip } from './registry.ts'
 import { stateManagerFrames } from './state-manager.ts'
 import { stateMessageDecode, stateMessageRoundTrip } from './state-messages.ts'
@@ -30,4 +31,6 @@ export const TARGETS: FuzzTarget<unknown>[] = [
   bundleVerify,
   gatewayHandler,
   gatewayAnswer,
+  mapBatchDecode,
+  mapBatchRoundTrip,
 ]

@@ -283,7 +283,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
       this.pump()
       return
     }
-    p.ok.push({ peer: c.id, value: r.output, validator: r.validator, key: valueKey(r.output, r.validator) })
+    const key = this.redundancy > 1 ? valueKey(r.output, r.validator) : '' // a lone result is grouped with nothing
+    p.ok.push({ peer: c.id, value: r.output, validator: r.validator, key })
     if (p.ok.length >= p.want) this.vote(p)
     this.pump()
   }
@@ -409,6 +410,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private safeDispatch<K extends keyof JobEvents>(type: K, detail: JobEvents[K]['detail']): void {
+    if (this.listenerCount(type) === 0) return // no event built for no one (it adds up for tiny jobs)
     try {
       this.safeDispatchEvent(type, { detail } as never)
     } catch {

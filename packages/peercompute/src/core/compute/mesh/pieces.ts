@@ -43,6 +43,9 @@ export function nextPieceSize(j: SizingInput): Sizing {
   const { remaining } = j
   if (!j.splittable) return { size: remaining }
   if (j.pieceBytes) return { size: Math.min(j.pieceBytes, remaining) }
+  // a tiny rest is one piece, whatever is free now: placement pipelines tiny pieces past a peer's
+  // slots (TINY_PIPELINE), so waiting here for a free slot would hold tiny jobs to `slots` in flight
+  if (remaining <= TINY_PIECE) return { size: remaining }
   const ctx = { bytes: Math.min(DEFAULT_PIECE, remaining), affinityKey: j.affinityKey }
   const all = j.eligible(ctx)
   const free = all.filter((c) => c.inflight < c.slots)

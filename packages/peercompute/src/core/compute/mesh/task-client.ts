@@ -14,6 +14,7 @@ import {
   decodeTaskMessage,
   encodeTaskMessage,
   TASK_FRAME_MAX,
+  TASK_HEADER_MAX,
   TASK_ID_MAX,
   TASK_PROTOCOL,
   type TaskMessage,
@@ -63,6 +64,8 @@ interface Pending {
 
 /** A stream with tasks in flight and no word from the executor for this long is taken for dead. */
 export const TASK_SILENCE_MS = 5000
+
+const utf8 = new TextEncoder()
 
 /** Deadline slack on the submitter's side, for the network. */
 const DEADLINE_SLACK_MS = 2000
@@ -219,8 +222,11 @@ class Channel {
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const bytes = input instanceof Uint8Array ? input : new Uint8Array(0)
-      const json = new TextEncoder().encode(JSON.stringify(header)).length
-      const first = Math.min(bytes.length, dataRoom(json))
+      // a small input fits beside any header the encoder takes: its JSON is then encoded once, not measured first
+      const first =
+        bytes.length <= dataRoom(TASK_HEADER_MAX)
+          ? bytes.length
+          : Math.min(bytes.length, dataRoom(utf8.encode(JSON.stringify(header)).length))
       await this.send({ type: 'request', id, header, data: bytes.subarray(0, first) }, signal)
       for (let off = first; off < bytes.length && this.pending.has(id); off += dataRoom()) {
         await this.send({ type: 'data', id, data: bytes.subarray(off, off + dataRoom()) }, signal)

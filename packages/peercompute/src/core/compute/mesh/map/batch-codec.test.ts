@@ -14,6 +14,35 @@ describe(`map batch codec (SEED=${SEED})`, () => {
     expect(decodeBatch(encodeValues(values), values.length)).toEqual(values)
   })
 
+  it('short and long strings, ASCII or not, are UTF-8 on the wire; bytes that are not UTF-8 are refused', () => {
+    const values = [
+      '',
+      'a',
+      'é',
+      '日本',
+      '😀',
+      'x'.repeat(63),
+      'x'.repeat(64),
+      'x'.repeat(65),
+      `${'y'.repeat(70)}é`,
+      -1.5e-7,
+    ]
+    const batch = encodeValues(values)
+    expect(decodeBatch(batch)).toEqual(values)
+    // each entry's bytes are what TextEncoder makes of its JSON, whichever path encoded it
+    const want = values.map((v) => new TextEncoder().encode(JSON.stringify(v)))
+    expect(batch.length).toBe(5 + want.reduce((n, b) => n + 5 + b.length, 0))
+    expect(Buffer.from(batch).includes(Buffer.from(want[4]))).toBe(true)
+    // a short entry with a lone continuation byte, and one with an overlong encoding: not UTF-8
+    for (const bad of [
+      [0x22, 0x80, 0x22],
+      [0x22, 0xc0, 0xaf, 0x22],
+    ])
+      expect(() => decodeBatch(Uint8Array.from([1, 0, 0, 0, 1, 0, 0, 0, 0, bad.length, ...bad]))).toThrow(
+        /not UTF-8 JSON/,
+      )
+  })
+
   it('refuses malformed batches with ProtocolError, never more', () => {
     const good = encodeValues([1, 'two', new Uint8Array([3])])
     const bad: Uint8Array[] = [

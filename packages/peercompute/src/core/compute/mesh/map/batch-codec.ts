@@ -25,11 +25,39 @@ const ENTRY = 5 // tag u8, length u32
 
 const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })
+/** Strings up to this long are converted byte by byte when ASCII (a TextEncoder/TextDecoder call costs more than the loop). */
+const SHORT = 64
+
+/** `s` as UTF-8: short ASCII strings (most items: numbers, small JSON) without a TextEncoder call. */
+function utf8Bytes(s: string): Uint8Array {
+  const n = s.length
+  if (n > SHORT) return enc.encode(s)
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) return enc.encode(s)
+    out[i] = c
+  }
+  return out
+}
+
+/** UTF-8 `bytes` as a string; TypeError where they are not UTF-8. Short ASCII (always valid UTF-8) without a TextDecoder call. */
+function utf8String(bytes: Uint8Array): string {
+  const n = bytes.length
+  if (n > SHORT) return dec.decode(bytes)
+  let s = ''
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]
+    if (b > 0x7f) return dec.decode(bytes)
+    s += String.fromCharCode(b)
+  }
+  return s
+}
 
 /** One value's tag and payload bytes; TypeError for what cannot travel (undefined, functions, cycles). */
 export function encodeValue(v: MapValue): { tag: number; bytes: Uint8Array } {
   if (v instanceof Uint8Array) return { tag: TAG_BYTES, bytes: v }
-  if (typeof v === 'bigint') return { tag: TAG_BIGINT, bytes: enc.encode(v.toString()) }
+  if (typeof v === 'bigint') return { tag: TAG_BIGINT, bytes: utf8Bytes(v.toString()) }
   let json: string | undefined
   try {
     json = JSON.stringify(v)
@@ -37,7 +65,7 @@ export function encodeValue(v: MapValue): { tag: number; bytes: Uint8Array } {
     throw new TypeError(`a map value must be JSON or bytes: ${(err as Error).message}`)
   }
   if (json === undefined) throw new TypeError(`a map value must be JSON or bytes; got ${typeof v}`)
-  return { tag: TAG_JSON, bytes: enc.encode(json) }
+  return { tag: TAG_JSON, bytes: utf8Bytes(json) }
 }
 
 /** Encoded size of one value in a batch (its entry header included). */
@@ -107,14 +135,14 @@ function decodeValue(tag: number, bytes: Uint8Array, i: number): MapValue {
       return bytes
     case TAG_JSON:
       try {
-        return JSON.parse(dec.decode(bytes))
+        return JSON.parse(utf8String(bytes))
       } catch {
         throw new ProtocolError(`batch entry ${i} is not UTF-8 JSON`)
       }
     case TAG_BIGINT: {
       let s: string
       try {
-        s = dec.decode(bytes)
+        s = utf8String(bytes)
       } catch {
         throw new ProtocolError(`batch entry ${i} is not a UTF-8 bigint`)
       }

@@ -241,7 +241,8 @@ export class MapJob implements AsyncIterable<MapValue> {
       (r) => {
         this.running.delete(job)
         if (this.finished) return
-        const out = decodeBatch(r.result as unknown as Uint8Array, count) // checked by batchProblem already
+        const bytes = r.result as unknown as Uint8Array // checked by batchProblem already
+        const out = takeChecked(bytes) ?? decodeBatch(bytes, count)
         for (let i = 0; i < count; i++) {
           this.values[first + i] = out[i]
           this.filled[first + i] = true
@@ -295,6 +296,16 @@ export class MapJob implements AsyncIterable<MapValue> {
   }
 }
 
+/** Batches batchProblem found right, decoded: the accepted one is then not decoded a second time. */
+const checked = new WeakMap<Uint8Array, MapValue[]>()
+
+/** The values of a batch result batchProblem found right (once), if it still holds them. */
+function takeChecked(bytes: Uint8Array): MapValue[] | undefined {
+  const values = checked.get(bytes)
+  checked.delete(bytes)
+  return values
+}
+
 /** Why `value` is not the results of a batch of `kernel` over items of `itemBytes` lengths; undefined when it may be. */
 export function batchProblem(kernel: string, value: unknown, itemBytes: number[]): string | undefined {
   if (!(value instanceof Uint8Array)) return 'a map batch result must be bytes'
@@ -304,10 +315,12 @@ export function batchProblem(kernel: string, value: unknown, itemBytes: number[]
   } catch (err) {
     return (err as Error).message
   }
-  if (!isOp(kernel)) return undefined // a registered kernel's results are any JSON or bytes
-  for (let i = 0; i < out.length; i++) {
-    const why = resultProblem(kernel, out[i], itemBytes[i])
-    if (why) return `item ${i}: ${why}`
-  }
+  if (isOp(kernel)) {
+    for (let i = 0; i < out.length; i++) {
+      const why = resultProblem(kernel, out[i], itemBytes[i])
+      if (why) return `item ${i}: ${why}`
+    }
+  } // a registered kernel's results are any JSON or bytes
+  checked.set(value, out)
   return undefined
 }

@@ -1,0 +1,264 @@
+// npm run bench:map — map jobs, measured. Prints, never asserts.
+// A trivial kernel (x + 1) over 100,000 JSON numbers between two Node peers,
+// directly and through the relay: items/s, next to
+//  - the same kernel over the same items on a node's own pool (no network), and
+//  - a bare libp2p echo of the same batches (the same bytes, as many in flight
+//    as the map job keeps on one peer) over the same connection, in this run.
+// The kernel is signed and travels to an executor that trusts its publisher
+// where this build's map jobs take signed code (`map({ code })`); otherwise the
+// same source is registered on the executor, and the table says so.
+// Runs inside a loopback-only network namespace (scripts/netns-run.js).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Stream } from '@libp2p/interface'
+import {
+  createNode,
+  encodeValues,
+  generatePublisherKey,
+  importPublisherKey,
+  type MapJob,
+  type MapSpec,
+  type NodeCreateOptions,
+  type NodeKernel,
+  signBundle,
+} from 'peercompute'
+import { startRelayProcess } from './lib/processes.ts'
+
+const DEADLINE = Date.now() + 10 * 60_000
+const guard = setTimeout(() => {
+  console.error('bench:map: over 10 minutes, giving up')
+  process.exit(1)
+}, DEADLINE - Date.now())
+guard.unref()
+
+const ITEMS = Number(process.env.MAP_ITEMS ?? 100_000)
+/** MAP_BATCH=N fixes the items per batch (default: sized from the round trip, as map jobs do). */
+const BATCH = process.env.MAP_BATCH ? Number(process.env.MAP_BATCH) : undefined
+const ROUNDS = 2
+const ECHO = '/peercompute/bench-map-echo/1.0.0'
+const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
+const dir = mkdtempSync(join(tmpdir(), 'pc-bench-map-'))
+const LOOP: Partial<NodeCreateOptions> = {
+  rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
+  dialPolicy: { allowPrivate: true },
+  heartbeatMs: 1000,
+  enableWebGPU: false,
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const t0 = Date.now()
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+/** How the kernel gets to the executor: a signed bundle, or (where map takes no code) the same source registered. */
+interface Kernel {
+  signed: boolean
+  spec(): Pick<MapSpec, 'kernel'> & { code?: Uint8Array }
+}
+
+async function kernel(): Promise<{ bundle: Uint8Array; publicKey: string; moduleUrl: string }> {
+  const pair = await generatePublisherKey()
+  const key = await importPublisherKey(pair.secretKeyPem)
+  const bytes = new TextEncoder().encode(SOURCE)
+  const bundle = await signBundle(bytes, { name: 'inc', version: '1.0.0', kind: 'kernel', entry: 'inc' }, key)
+  // the registered twin: the same function as a module's default export
+  const file = join(dir, 'inc.mjs')
+  writeFileSync(file, 'export default (x) => x + 1\n')
+  return { bundle, publicKey: pair.publicKey, moduleUrl: pathToFileURL(file).href }
+}
+
+/** Runs the map job `rounds` times; the best items/s and the last job. */
+async function runMap(node: NodeKernel, spec: () => MapSpec, inputs: number[]): Promise<{ rate: number; job: MapJob }> {
+  let best = 0
+  let last: MapJob | undefined
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now()
+    const job = node.compute.map(spec())
+    const out = await job.result
+    const rate = inputs.length / ((performance.now() - t0) / 1000)
+    if (out.length !== inputs.length || out[inputs.length - 1] !== inputs[inputs.length - 1] + 1)
+      throw new Error('bench:map: wrong results')
+    best = Math.max(best, rate)
+    last = job
+  }
+  return { rate: best, job: last as MapJob }
+}
+
+/** The same batches' bytes echoed over a bare stream, `inflight` at a time: items/s. */
+async function echoBatches(stream: Stream, batches: Uint8Array[], counts: number[], inflight: number): Promise<number> {
+  const waiting: Array<{ left: number; done: () => void }> = []
+  stream.addEventListener('message', (e) => {
+    let n = e.data.byteLength
+    while (n > 0 && waiting.length > 0) {
+      const w = waiting[0]
+      const take = Math.min(n, w.left)
+      w.left -= take
+      n -= take
+      if (w.left === 0) {
+        waiting.shift()
+        w.done()
+      }
+    }
+  })
+  const one = (b: Uint8Array) =>
+    new Promise<void>((done) => {
+      waiting.push({ left: b.length, done })
+      if (!stream.send(b)) void stream.onDrain()
+    })
+  let best = 0
+  const items = counts.reduce((s, c) => s + c, 0)
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(
+      Array.from({ length: inflight }, async () => {
+        while (next < batches.length) await one(batches[next++])
+      }),
+    )
+    best = Math.max(best, items / ((performance.now() - t0) / 1000))
+  }
+  return best
+}
+
+async function pair(
+  relay: string,
+  label: string,
+  k: Kernel,
+  extra: Partial<NodeCreateOptions>,
+  connected: (a: NodeKernel, b: NodeKernel) => boolean,
+  setup: (b: NodeKernel) => void,
+  inputs: number[],
+): Promise<{ label: string; map: number; echo: number; batches: number; inflight: number; transport: string }> {
+  const a = await createNode({ ...LOOP, relays: [relay], ...extra })
+  const b = await createNode({ ...LOOP, relays: [relay], ...extra })
+  try {
+    await Promise.all([a.start(), b.start()])
+    setup(b)
+    await until(`${label}: the peers connected`, () => connected(a, b))
+    await until(`${label}: the executor advertises the kernel`, () =>
+      a
+        .getStatus()
+        .peers.some(
+          (p) => p.id === b.peerId && p.caps.kernels.some((x) => (k.signed ? x.startsWith('signed:') : x === 'inc')),
+        ),
+    )
+    const spec = (): MapSpec =>
+      ({
+        ...k.spec(),
+        inputs,
+        peers: [b.peerId],
+        includeLocal: false,
+        ...(BATCH ? { batchItems: BATCH } : {}),
+      }) as MapSpec
+    await runMap(a, () => ({ ...spec(), inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000)) // warm-up: fetch, verify, JIT
+    const { rate, job } = await runMap(a, spec, inputs)
+    const transport =
+      a
+        .getStatus()
+        .connections.filter((c) => c.peer === b.peerId)
+        .map((c) => c.transport)
+        .join('+') || 'none'
+    // the echo: the job's own batches, as many in flight as it keeps on one peer (its slots: cores + 1)
+    await b.network.handle(ECHO, (s) => {
+      s.addEventListener('message', (e) => {
+        if (!s.send(e.data.subarray())) void s.onDrain().catch(() => {})
+      })
+    })
+    const order = [...job.batches].sort((x, y) => x.first - y.first)
+    const batches = order.map((bt) => encodeValues(inputs.slice(bt.first, bt.first + bt.count)))
+    const counts = order.map((bt) => bt.count)
+    const inflight = Math.min(Math.max(1, availableParallelism()), 16) + 1
+    const stream = await a.network.dialProtocol(b.peerId, ECHO)
+    const echo = await echoBatches(stream, batches, counts, inflight)
+    await stream.close().catch(() => stream.abort(new Error('close failed')))
+    return { label, map: rate, echo, batches: batches.length, inflight, transport }
+  } finally {
+    await Promise.all([a.stop(), b.stop()])
+  }
+}
+
+async function main(): Promise<void> {
+  const load = loadavg()[0]
+  const relay = await startRelayProcess(join(dir, 'relay.key'))
+  try {
+    const { bundle, publicKey, moduleUrl } = await kernel()
+    const inputs = Array.from({ length: ITEMS }, (_, i) => i)
+    // does this build's map take signed code?
+    let signed = true
+    const probe = await createNode({ ...LOOP, relays: [], trust: [publicKey] })
+    try {
+      probe.compute.map({ code: bundle, inputs: [] } as unknown as MapSpec).result.catch(() => {})
+    } catch {
+      signed = false
+    }
+    await probe.stop()
+    const k: Kernel = signed
+      ? { signed, spec: () => ({ code: bundle }) as unknown as ReturnType<Kernel['spec']> }
+      : { signed, spec: () => ({ kernel: 'inc' }) }
+    const setup = (b: NodeKernel) => {
+      if (!signed) b.registerKernel('inc', moduleUrl)
+    }
+    const withTrust = signed ? { trust: [publicKey] } : {}
+    // the local pool: one node, no peers; the same source registered (a node's own pool runs no traveling code)
+    const solo = await createNode({ ...LOOP, relays: [] })
+    let local = 0
+    try {
+      await solo.start()
+      solo.registerKernel('inc', moduleUrl)
+      await runMap(solo, () => ({ kernel: 'inc', inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000))
+      local = (await runMap(solo, () => ({ kernel: 'inc', inputs }), inputs)).rate
+    } catch (err) {
+      console.error(`local pool: ${(err as Error).message}`)
+    } finally {
+      await solo.stop()
+    }
+    const direct = await pair(
+      relay.tcpAddr,
+      'direct',
+      k,
+      { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
+      (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
+      setup,
+      inputs,
+    )
+    const relayed = await pair(
+      relay.tcpAddr,
+      'via the relay',
+      k,
+      { maxPeerConnections: 0, listen: [], ...withTrust },
+      (a, b) => a.getStatus().peers.some((p) => p.id === b.peerId),
+      setup,
+      inputs,
+    )
+    const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
+    console.log(
+      `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; best of ${ROUNDS}`,
+    )
+    console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
+    console.log('| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo |')
+    console.log('|---|---|---:|---:|---:|')
+    for (const r of [direct, relayed])
+      console.log(
+        `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× |`,
+      )
+    console.log(`| local pool (registered) | none | ${f(local)} | | |`)
+    console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)
+  } finally {
+    await relay.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,121 @@
+// Fuzz targets of map batches (core/compute/mesh/map/batch-codec.ts): hostile
+// bytes checked against a reference decoder that converts every entry with
+// TextDecoder (the codec converts short ASCII entries itself), and the round
+// trip of values, whose bytes must be what TextEncoder makes of them.
+import fc from 'fast-check'
+import { decodeBatch, encodeValues, MAX_BATCH_ITEMS, ProtocolError } from 'peercompute'
+import { ensure, FuzzFailure, target } from '../harness.ts'
+import { concat, hostileBytes } from '../mutate.ts'
+
+const enc = new TextEncoder()
+const dec = new TextDecoder('utf-8', { fatal: true })
+
+// short ASCII, short non-ASCII (lone surrogates, emoji, Latin-1), and strings past the fast path's 64
+const text = fc.oneof(
+  fc.string({ maxLength: 70 }),
+  fc.string({ unit: 'binary', maxLength: 70 }),
+  fc.constantFrom('é', '日本', '😀', '\u007f', '\u0080', 'x'.repeat(64), 'x'.repeat(65)),
+)
+const value = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  text,
+  fc.uint8Array({ maxLength: 16 }),
+  fc.bigInt({ min: -(10n ** 39n), max: 10n ** 39n }),
+)
+const values = fc.array(value, { maxLength: 12 })
+
+/** The batch of `vs` as the format says, every payload encoded by TextEncoder. */
+function referenceEncode(vs: unknown[]): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(1, ...u32(vs.length))]
+  for (const v of vs) {
+    const [tag, bytes] =
+      v instanceof Uint8Array
+        ? [1, v]
+        : typeof v === 'bigint'
+          ? [2, enc.encode(v.toString())]
+          : [0, enc.encode(JSON.stringify(v))]
+    parts.push(Uint8Array.of(tag, ...u32(bytes.length)), bytes)
+  }
+  return concat(...parts)
+}
+
+function u32(n: number): number[] {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
+}
+
+/** What decodeBatch must return for `b`: its values, or 'error' where it must throw ProtocolError. */
+function referenceDecode(b: Uint8Array): unknown[] | 'error' {
+  if (b.length < 5 || b[0] !== 1) return 'error'
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const count = view.getUint32(1)
+  if (count > MAX_BATCH_ITEMS || count * 5 > b.length - 5) return 'error'
+  const out: unknown[] = []
+  let at = 5
+  for (let i = 0; i < count; i++) {
+    if (at + 5 > b.length) return 'error'
+    const tag = b[at]
+    const len = view.getUint32(at + 1)
+    if (len > b.length - at - 5) return 'error'
+    const bytes = b.subarray(at + 5, at + 5 + len)
+    try {
+      if (tag === 1) out.push(bytes)
+      else if (tag === 0) out.push(JSON.parse(dec.decode(bytes)))
+      else if (tag === 2) {
+        const s = dec.decode(bytes)
+        if (!/^-?[0-9]{1,40}$/.test(s)) return 'error'
+        out.push(BigInt(s))
+      } else return 'error'
+    } catch {
+      return 'error'
+    }
+    at += 5 + len
+  }
+  return at === b.length ? out : 'error'
+}
+
+const same = (a: unknown, b: unknown): boolean =>
+  a instanceof Uint8Array && b instanceof Uint8Array
+    ? Buffer.compare(a, b) === 0
+    : typeof a === 'bigint' || typeof b === 'bigint'
+      ? a === b
+      : JSON.stringify(a) === JSON.stringify(b)
+
+/** Any bytes decode as the reference decodes them, or fail with ProtocolError where it fails. */
+export const mapBatchDecode = target({
+  name: 'map-batch.decode',
+  arbitrary: hostileBytes(values.map(referenceEncode)),
+  check(b) {
+    const want = referenceDecode(b)
+    let got: unknown[] | 'error'
+    try {
+      got = decodeBatch(b)
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw new FuzzFailure(`untyped error: ${(err as Error)?.stack ?? err}`)
+      got = 'error'
+    }
+    if (want === 'error' || got === 'error') {
+      ensure(
+        want === got,
+        () =>
+          `decodeBatch ${got === 'error' ? 'refused' : 'took'} what the reference ${want === 'error' ? 'refuses' : 'takes'}`,
+      )
+      return
+    }
+    ensure(got.length === want.length && got.every((v, i) => same(v, want[i])), 'values differ from the reference')
+  },
+})
+
+/** Values come back as they went in, in bytes TextEncoder would have made. */
+export const mapBatchRoundTrip = target({
+  name: 'map-batch.roundtrip',
+  arbitrary: values,
+  check(vs) {
+    const b = encodeValues(vs)
+    ensure(Buffer.compare(b, referenceEncode(vs)) === 0, 'the batch bytes differ from the format')
+    const back = decodeBatch(b, vs.length)
+    ensure(
+      back.every((v, i) => same(v, vs[i])),
+      'values changed on the way',
+    )
+  },
+})
