@@ -96,11 +96,13 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
   }
   const state = (page: Page) => page.evaluate(() => window.PeerCompute.instance?.stats())
   const registered = () => [...relay.relay.registry.peers.keys()].map(String)
-  const crcJob = (pieces: number) =>
+  // `only`: the volunteer alone may run it (else whether it gets pieces races with the submitter's own cores)
+  const crcJob = (pieces: number, only?: string) =>
     submitter.compute.submit({
       op: 'crc32c',
       data: { url: data.href, length: bytes.length },
       pieceBytes: bytes.length / pieces,
+      ...(only ? { peers: [only], includeLocal: false } : {}),
     })
   const ranOn = (r: { pieces: Array<{ peer: string }> }, peer: string) => r.pieces.filter((p) => p.peer === peer).length
 
@@ -130,7 +132,7 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
       30_000,
     )
 
-    const r = await crcJob(24).result
+    const r = await crcJob(24, id).result
     expect(r.result).toBe(kernels.crc32c(bytes))
     expect(ranOn(r, id)).toBeGreaterThan(0)
     const given = await state(page)
@@ -224,7 +226,7 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
       () => submitter.getStatus().peers.some((p) => p.id === id && p.connected !== null),
       30_000,
     )
-    const r = await crcJob(16).result
+    const r = await crcJob(16, id).result
     expect(r.result).toBe(kernels.crc32c(bytes))
 
     const follower = others.find((t) => t !== leader) as (typeof others)[number]
