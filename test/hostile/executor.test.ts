@@ -156,13 +156,13 @@ describe('hostile peers against the task executor', () => {
     // first each stays within its own limits (4 × 64 MiB = its 256 MiB): together they pass the node's 16 tasks
     for (const s of streams) for (let id = 1; id <= 4; id++) s.frame(request(id, 64 * MiB))
     const errors = () => streams.flatMap((s) => errorsOf(s))
-    await waitFor('16 of the 32 requests refused', () => errors().length === 16)
+    await waitFor('16 of the 32 requests refused', () => errors().length === 16, 40_000)
     expect(stats()).toMatchObject({ admitted: 16, bytesHeld: 0 })
     expect(errors().every((e) => e.name === 'RateLimitedError' && /16 tasks in flight/.test(e.message))).toBe(true)
     // then they flood, while the honest peer's job runs; it retries while the node is full
     const job = honestJob(honest, victim, 2, { maxAttempts: 12 })
     for (const s of streams) for (let id = 5; id <= 1250 && !s.closed; id++) s.frame(request(id, 64 * MiB))
-    await waitFor('every flooder is cut off', () => streams.every((s) => s.closed))
+    await waitFor('every flooder is cut off', () => streams.every((s) => s.closed), 50_000) // 10,000 frames: slow on a loaded machine
     await job
     // 8 × 256 MiB declared, but never more than 16 tasks, and only the honest job's bytes held
     expect(stats().peakAdmitted).toBeLessThanOrEqual(16)
@@ -172,10 +172,10 @@ describe('hostile peers against the task executor', () => {
     for (const a of list.slice(0, 2)) await expectResetOnSight(a, addr)
     await waitFor('the attack holds nothing', () => stats().admitted === 0 && stats().bytesHeld === 0)
     expect(unhandled.errors).toEqual([])
-  })
+  }, 120_000)
 
   it('partial frames on idle streams: streams are bounded node-wide and idle ones are closed', async () => {
-    const { victim, honest, addr, unhandled, stats } = await arena({ maxStreams: 4, streamIdleMs: 1000 })
+    const { victim, honest, addr, unhandled, stats } = await arena({ maxStreams: 4, streamIdleMs: 2000 })
     // if its stream comes after the attackers' it is refused until they idle out: it retries
     const job = honestJob(honest, victim, 3, { maxAttempts: 12 })
     const list = await attackers(3)
@@ -191,7 +191,10 @@ describe('hostile peers against the task executor', () => {
     for (const s of streams) s.raw(frame.subarray(0, 8000))
     await waitFor('every partial stream is closed (refused at once, or idle)', () => streams.every((s) => s.closed))
     await job
-    expect(stats().streamsRefused + (6 - streams.length)).toBeGreaterThanOrEqual(3)
+    // never more than the node-wide bound open at once; the 6 attackers' streams met it (the honest job's stream
+    // may or may not have been open then, so at least 2 of the 6, not 3, were refused)
+    expect(stats().peakStreams).toBeLessThanOrEqual(4)
+    expect(stats().streamsRefused + (6 - streams.length)).toBeGreaterThanOrEqual(2)
     expect(stats().admitted).toBe(0)
     for (const s of streams) expect(replies(s)).toEqual([])
     expect(unhandled.errors).toEqual([])

@@ -47,6 +47,8 @@ export interface ExecutorStats extends ExecutorCounters {
   peakBytesHeld: number
   /** Task streams open now, all peers. */
   streams: number
+  /** The most task streams open at once since the executor started. */
+  peakStreams: number
   /** Peers cut off now (their task streams are reset on sight). */
   cutOffPeers: number
   /** URL-sourced tasks running now / waiting for a slot of the pool share. */
@@ -104,6 +106,7 @@ export class TaskExecutor {
       bytesHeld: held.bytesHeld,
       peakBytesHeld: held.peakBytesHeld,
       streams: held.streams,
+      peakStreams: held.peakStreams,
       cutOffPeers: held.cutOff,
       urlTasks: this.urlSlots.busy,
       urlTasksWaiting: this.urlSlots.queued,

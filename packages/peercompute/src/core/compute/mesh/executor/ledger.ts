@@ -15,6 +15,8 @@ export interface LedgerStats {
   peakBytesHeld: number
   /** Task streams open, all peers. */
   streams: number
+  /** The most task streams open at once since the executor started. */
+  peakStreams: number
   /** Peers whose task streams are reset on sight. */
   cutOff: number
 }
@@ -60,6 +62,7 @@ export class AdmissionLedger {
   private bytesHeld = 0
   private peak = 0
   private streams = 0
+  private peakStreams = 0
 
   constructor(limits: TaskLimits, now: () => number = Date.now) {
     this.limits = limits
@@ -80,6 +83,7 @@ export class AdmissionLedger {
     }
     use.streams++
     this.streams++
+    if (this.streams > this.peakStreams) this.peakStreams = this.streams
     return undefined
   }
 
@@ -166,6 +170,7 @@ export class AdmissionLedger {
       bytesHeld: this.bytesHeld,
       peakBytesHeld: this.peak,
       streams: this.streams,
+      peakStreams: this.peakStreams,
       cutOff: this.cutOffUntil.size,
     }
   }
