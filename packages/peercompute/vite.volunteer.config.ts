@@ -49,19 +49,16 @@ const noAsync = async () => no()
 }
 
 /**
- * The volunteer node logs nothing: @libp2p/logger (and `weald`, its `debug`)
- * is replaced by loggers that are always disabled, as libp2p's own are when
- * no `debug` namespace is enabled.
+ * Small stand-ins for modules the volunteer node needs only a corner of:
+ * - `@libp2p/logger` (and `weald`, its `debug`): loggers always disabled, as
+ *   libp2p's own are when no `debug` namespace is enabled;
+ * - `lib0/logging` (and lib0's DOM and schema code behind it): Yjs's few
+ *   warnings go to the console unstyled;
+ * - `netmask`: @libp2p/utils' private-IP check needs only an IPv4 CIDR's
+ *   `contains`.
  */
-function silentLogger(): Plugin {
-  const ID = '\0pc-silent-logger'
-  return {
-    name: 'peercompute-silent-logger',
-    enforce: 'pre',
-    resolveId: (source) => (source === '@libp2p/logger' ? ID : null),
-    load(id) {
-      if (id !== ID) return null
-      return `const off = () => {}
+const STAND_INS: Record<string, string> = {
+  '@libp2p/logger': `const off = () => {}
 function disabled(namespace) {
   const l = () => {}
   return Object.assign(l, { enabled: false, color: '', diff: 0, log: off, namespace, destroy: () => true, extend: () => l, useColors: () => false })
@@ -73,8 +70,42 @@ export const defaultLogger = () => ({ forComponent: (name) => logger(name) })
 export const prefixLogger = (prefix) => ({ forComponent: (name) => logger(prefix + ':' + name) })
 export const peerLogger = (peerId) => prefixLogger(String(peerId))
 export const disable = off, enable = off, enabled = () => false
-`
-    },
+`,
+  'lib0/logging': `export const BOLD = Symbol('bold'), UNBOLD = Symbol('unbold'), BLUE = Symbol('blue'), GREY = Symbol('grey'), GREEN = Symbol('green'), RED = Symbol('red'), PURPLE = Symbol('purple'), ORANGE = Symbol('orange'), UNCOLOR = Symbol('uncolor')
+const plain = (args) => args.filter((a) => typeof a !== 'symbol')
+export const print = (...args) => console.log(...plain(args))
+export const warn = (...args) => console.warn(...plain(args))
+export const printError = (err) => console.error(err)
+export const group = print, groupCollapsed = print, groupEnd = () => {}
+export const createModuleLogger = (name) => (...args) => print(name, ...args)
+`,
+  netmask: `const toInt = (ip) => {
+  const p = String(ip).split('.')
+  if (p.length !== 4 || !p.every((x) => /^\\d{1,3}$/.test(x) && +x < 256)) throw new Error('Invalid IP: ' + ip)
+  return p.reduce((n, x) => n * 256 + +x, 0)
+}
+export class Netmask {
+  constructor(net) {
+    const [ip, bits = '32'] = String(net).split('/')
+    this.bitmask = +bits
+    this.size = 2 ** (32 - this.bitmask)
+    this.base = toInt(ip) - (toInt(ip) % this.size)
+  }
+  contains(ip) {
+    const n = toInt(ip)
+    return n >= this.base && n < this.base + this.size
+  }
+}
+`,
+}
+
+function standIns(): Plugin {
+  const PREFIX = '\0pc-stand-in:'
+  return {
+    name: 'peercompute-stand-ins',
+    enforce: 'pre',
+    resolveId: (source) => (source in STAND_INS ? PREFIX + source : null),
+    load: (id) => (id.startsWith(PREFIX) ? STAND_INS[id.slice(PREFIX.length)] : null),
   }
 }
 
@@ -145,7 +176,7 @@ export default defineConfig(({ mode }) => ({
   configFile: false,
   // the worker is found beside the node chunk, wherever the site or a CDN serves it
   base: './',
-  plugins: mode === 'node' ? [dedupeByVersion(), onlyEd25519Keys(), silentLogger()] : [],
+  plugins: mode === 'node' ? [standIns(), dedupeByVersion(), onlyEd25519Keys()] : [],
   logLevel: 'warn',
   resolve: { conditions: ['peercompute-source', 'module', 'browser', 'production'] },
   // library mode leaves process.env.NODE_ENV alone; these files run as they are

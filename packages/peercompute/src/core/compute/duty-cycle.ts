@@ -35,11 +35,11 @@ interface Wrapped {
 export class DutyCycle {
   private capValue: number
   private pausedNow = false
-  private readonly live = new Set<Wrapped>()
+  private readonly live = new Set<Pick<Wrapped, 'refuseHeld'>>()
   private readonly listeners = new Set<(s: DutyCycleStats) => void>()
   private readonly counters: DutyCycleStats = { started: 0, finished: 0, refused: 0, busyMs: 0, running: 0 }
   /** When each task running now started, by worker. */
-  private readonly since = new Map<Wrapped, number>()
+  private readonly since = new Map<object, number>()
 
   constructor(cap = 1) {
     this.capValue = checkCap(cap)
@@ -76,6 +76,46 @@ export class DutyCycle {
     let running = 0
     for (const at of this.since.values()) running += now - at
     return { ...this.counters, busyMs: this.counters.busyMs + running }
+  }
+
+  /**
+   * For a pool that keeps its own queue (a sandbox pool, see `DutyCycledPool`):
+   * counts a task that starts now; the returned function counts its end and
+   * gives how long it ran, ms (call it once).
+   */
+  begin(): () => number {
+    const key = {}
+    const at = performance.now()
+    this.since.set(key, at)
+    this.counters.started++
+    this.counters.running++
+    this.changed()
+    return () => {
+      if (!this.since.delete(key)) return 0
+      const ms = performance.now() - at
+      this.counters.finished++
+      this.counters.running--
+      this.counters.busyMs += ms
+      this.changed()
+      return ms
+    }
+  }
+
+  /** For a pool that keeps its own queue: counts `n` tasks it refused while paused. */
+  countRefused(n: number): void {
+    this.counters.refused += n
+  }
+
+  /** For a pool that keeps its own queue: `refuse` is called on each pause; returns what unsubscribes. */
+  onPause(refuse: () => void): () => void {
+    const entry = { refuseHeld: refuse }
+    this.live.add(entry)
+    return () => this.live.delete(entry)
+  }
+
+  /** How long a worker rests after a task that ran `ms`, to keep its busy share at the cap. */
+  restAfter(ms: number): number {
+    return (ms * (1 - this.capValue)) / this.capValue
   }
 
   /** Calls `fn` whenever a task starts or finishes; returns what unsubscribes. */
@@ -135,7 +175,7 @@ export class DutyCycle {
         c.finished++
         c.running--
         c.busyMs += ms
-        const rest = (ms * (1 - this.capValue)) / this.capValue
+        const rest = this.restAfter(ms)
         if (rest >= 1) {
           restTimer = setTimeout(() => {
             restTimer = undefined
