@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { TraceMap, eachMapping } from '@jridgewell/trace-mapping'
+import { eachMapping, TraceMap } from '@jridgewell/trace-mapping'
 import { build } from 'vite'
 
 const args = process.argv.slice(2)

@@ -78,7 +78,10 @@ export class DutyCycledPool implements CodePool {
           const lane = this.lanes.find((l) => !l.busy && l.rest === undefined) as Lane
           lane.busy = true
           const end = this.duty.begin()
-          this.inner.run<T>(kernel, input, opts).then(resolve, reject).finally(() => this.rest(lane, end()))
+          this.inner
+            .run<T>(kernel, input, opts)
+            .then(resolve, reject)
+            .finally(() => this.rest(lane, end()))
         },
       }
       if (opts.signal) {
