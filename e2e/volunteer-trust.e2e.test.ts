@@ -11,16 +11,7 @@ import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integratio
 import { haveChromium, launchChromium } from './browser.ts'
 import { type StaticServer, serveStatic, withRelay } from './static-server.ts'
 
-/** What the test reads of the page: the loader's global. */
-interface VolunteerGlobal {
-  volunteer(options: { consent?: 'granted' }): unknown
-  instance?: { state: string; stats(): { state: string; tasks: number; peerId?: string } }
-}
-declare global {
-  interface Window {
-    PeerCompute: VolunteerGlobal
-  }
-}
+// the test reads the loader's global, `window.PeerCompute` (its type is declared in volunteer.e2e.test.ts)
 
 const PAGE = '/examples/volunteer/'
 const INC = new TextEncoder().encode('export default (x) => x + 1\n')

@@ -55,9 +55,11 @@ const noAsync = async () => no()
  * - `lib0/logging` (and lib0's DOM and schema code behind it): Yjs's few
  *   warnings go to the console unstyled;
  * - `netmask`: @libp2p/utils' private-IP check needs only an IPv4 CIDR's
- *   `contains`.
+ *   `contains`;
+ * - `p-queue` (and eventemitter3): DNS-over-HTTPS needs only `add(fn,
+ *   { signal })` under a concurrency limit.
  */
-const STAND_INS: Record<string, string> = {
+export const STAND_INS: Record<string, string> = {
   '@libp2p/logger': `const off = () => {}
 function disabled(namespace) {
   const l = () => {}
@@ -78,6 +80,30 @@ export const warn = (...args) => console.warn(...plain(args))
 export const printError = (err) => console.error(err)
 export const group = print, groupCollapsed = print, groupEnd = () => {}
 export const createModuleLogger = (name) => (...args) => print(name, ...args)
+`,
+  'p-queue': `export default class PQueue {
+  constructor({ concurrency = Infinity } = {}) {
+    this.concurrency = concurrency
+    this.running = 0
+    this.waiting = []
+  }
+  get size() { return this.waiting.length }
+  get pending() { return this.running }
+  add(fn, { signal } = {}) {
+    return new Promise((resolve, reject) => {
+      const run = () => {
+        if (signal?.aborted) return reject(signal.reason), this.next()
+        this.running++
+        Promise.resolve().then(() => fn({ signal })).then(resolve, reject).finally(() => { this.running--; this.next() })
+      }
+      if (this.running < this.concurrency) run()
+      else this.waiting.push(run)
+    })
+  }
+  next() {
+    if (this.running < this.concurrency) this.waiting.shift()?.()
+  }
+}
 `,
   netmask: `const toInt = (ip) => {
   const p = String(ip).split('.')
