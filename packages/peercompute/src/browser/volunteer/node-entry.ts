@@ -58,9 +58,11 @@ export interface VolunteerNode {
  * iframes), under the same cap and pause; without it, only the built-ins run.
  */
 export async function startVolunteerNode(init: VolunteerNodeInit): Promise<VolunteerNode> {
-  const duty = new DutyCycle(init.maxCpu)
-  if (init.paused) duty.pause()
   const cores = navigator.hardwareConcurrency || 2
+  const maxWorkers = init.workers ?? Math.max(1, cores - 1)
+  // the lent cores: built-in workers and sandboxes together run at most maxWorkers tasks at once
+  const duty = new DutyCycle(init.maxCpu, maxWorkers)
+  if (init.paused) duty.pause()
   const options: NodeOptions & Omit<BrowserNetworkInit, 'capabilities' | 'load'> = {
     relays: init.relays,
     room: init.room,
@@ -78,7 +80,6 @@ export async function startVolunteerNode(init: VolunteerNodeInit): Promise<Volun
     ...(init.rtcConfiguration ? { rtcConfiguration: init.rtcConfiguration } : {}),
   }
   checkNodeOptions(options)
-  const maxWorkers = init.workers ?? Math.max(1, cores - 1)
   // signed code from other peers runs in sandboxes (a chunk of its own, loaded only with trust), duty-cycled too
   const codePool = init.trust?.length
     ? (await import('./sandbox-entry.js')).createVolunteerCodePool(maxWorkers, duty)

@@ -3,6 +3,8 @@ import type { CodePool } from '../code/code-store.js'
 import { AbortError, QueueFullError, StoppedError } from '../errors.js'
 import { DutyCycle } from './duty-cycle.js'
 import { DutyCycledPool } from './duty-cycled-pool.js'
+import type { ToWorker } from './messages.js'
+import { type WorkerHandle, WorkerPool } from './worker-pool.js'
 
 /** A code pool that answers each task `ms` after it arrives (fake time) and logs when tasks reached it. */
 function fakePool(log: Array<{ input: unknown; at: number }>, ms = 100): CodePool & { stopped: boolean } {
@@ -17,6 +19,24 @@ function fakePool(log: Array<{ input: unknown; at: number }>, ms = 100): CodePoo
     async stop() {
       this.stopped = true
     },
+  }
+}
+
+/** A worker that answers each task `ms` after it arrives (fake time) and logs when tasks reached it. */
+function fakeWorker(log: Array<{ input: unknown; at: number }>, ms = 100): WorkerHandle {
+  let deliver: Parameters<WorkerHandle['start']>[0] | undefined
+  return {
+    post(msg: ToWorker) {
+      if (msg.type !== 'tasks') return
+      for (const t of msg.tasks) {
+        log.push({ input: t.input, at: performance.now() })
+        setTimeout(() => deliver?.({ type: 'results', results: [{ id: t.id, ok: true, output: t.input }] }), ms)
+      }
+    },
+    start(onMessage) {
+      deliver = onMessage
+    },
+    terminate: async () => {},
   }
 }
 
@@ -90,6 +110,25 @@ describe('DutyCycledPool', () => {
     await vi.advanceTimersByTimeAsync(100)
     expect(await running).toBe(1)
     expect(log.map((l) => l.input)).toEqual([1])
+  })
+
+  it('shares the cycle’s maxRunning with the wrapped workers: the lent cores are never exceeded', async () => {
+    const duty = new DutyCycle(1, 1)
+    const log: Array<{ input: unknown; at: number }> = []
+    const workers = new WorkerPool({ cores: 4, maxWorkers: 1, createWorker: () => duty.wrap(fakeWorker(log)) })
+    const pool = new DutyCycledPool(fakePool(log), duty, { lanes: 1 })
+    const runs = [workers.run('x', 'w1'), pool.run('k', 's1', {}), workers.run('x', 'w2'), pool.run('k', 's2', {})]
+    let most = 0
+    duty.onChange((st) => {
+      most = Math.max(most, st.running)
+    })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await Promise.all(runs)).toEqual(['w1', 's1', 'w2', 's2'])
+    // one at a time, 100 ms each, back to back
+    expect(most).toBe(1)
+    expect(log.map((l) => l.at - log[0].at).sort((a, b) => a - b)).toEqual([0, 100, 200, 300])
+    expect(duty.stats()).toMatchObject({ started: 4, finished: 4, running: 0 })
+    await Promise.all([pool.stop(), workers.stop()])
   })
 
   it('bounds what waits', async () => {

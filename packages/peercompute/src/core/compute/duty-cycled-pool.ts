@@ -4,7 +4,8 @@ import type { DutyCycle } from './duty-cycle.js'
 
 // Traveling code under a volunteer's CPU cap: the same rule as the built-in
 // workers' (`DutyCycle.wrap`), kept here in front of a pool that has its own
-// queue (the browser's sandboxes): `lanes` tasks at most run at once, and a
+// queue (the browser's sandboxes): `lanes` tasks at most run at once (and no
+// more than the cycle's `maxRunning` allows, with the workers' tasks), and a
 // lane rests t·(1−cap)/cap ms after a task that ran t ms. A pause refuses what
 // waits (`QueueFullError`, read by peers as "busy") and lets what runs finish.
 
@@ -44,7 +45,7 @@ export class DutyCycledPool implements CodePool {
     if (!(Number.isInteger(init.lanes) && init.lanes >= 1)) throw new RangeError('lanes must be an integer ≥ 1')
     this.lanes = Array.from({ length: init.lanes }, () => ({ busy: false }))
     this.maxQueue = init.maxQueue ?? 10_000
-    this.unsubscribe = duty.onPause(() => this.refuseWaiting())
+    this.unsubscribe = duty.attach({ refuse: () => this.refuseWaiting(), pump: () => this.pump() })
   }
 
   /** Passed to the inner pool. */
@@ -107,7 +108,8 @@ export class DutyCycledPool implements CodePool {
 
   private pump(): void {
     if (this.stopped) return
-    while (this.waiting.length > 0 && this.lanes.some((l) => !l.busy && l.rest === undefined)) {
+    // the cycle's `maxRunning` counts the built-in workers' tasks too: the lent cores are shared
+    while (this.waiting.length > 0 && this.duty.canStart && this.lanes.some((l) => !l.busy && l.rest === undefined)) {
       const w = this.waiting.shift() as Waiting
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
       w.start()
