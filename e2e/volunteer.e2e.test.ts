@@ -138,6 +138,14 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
     const given = await state(page)
     expect(given?.tasks).toBeGreaterThanOrEqual(ranOn(r, id))
     expect(given?.cpuSeconds).toBeGreaterThan(0)
+    // without data-trust: no sandbox code is loaded and no signed code is offered
+    expect(site.requests.filter((p) => p.includes('sandbox-entry'))).toEqual([])
+    expect(
+      submitter
+        .getStatus()
+        .peers.find((p) => p.id === id)
+        ?.caps.kernels.some((k) => k.startsWith('signed:')),
+    ).toBe(false)
     expect(await page.textContent('[data-pc="given"]')).toContain(`${given?.tasks} tasks`)
 
     await page.click('[data-pc="withdraw"]')

@@ -53,12 +53,16 @@ export interface VolunteerNode {
 
 /**
  * Creates and starts a volunteer's node: its workers duty-cycled to `maxCpu`,
- * WebGPU off (its share cannot be capped), shared state in memory only.
+ * WebGPU off (its share cannot be capped), shared state in memory only. With
+ * `trust`, kernels signed by those keys run in sandboxes (opaque-origin
+ * iframes), under the same cap and pause; without it, only the built-ins run.
  */
 export async function startVolunteerNode(init: VolunteerNodeInit): Promise<VolunteerNode> {
-  const duty = new DutyCycle(init.maxCpu)
-  if (init.paused) duty.pause()
   const cores = navigator.hardwareConcurrency || 2
+  const maxWorkers = init.workers ?? Math.max(1, cores - 1)
+  // the lent cores: built-in workers and sandboxes together run at most maxWorkers tasks at once
+  const duty = new DutyCycle(init.maxCpu, maxWorkers)
+  if (init.paused) duty.pause()
   const options: NodeOptions & Omit<BrowserNetworkInit, 'capabilities' | 'load'> = {
     relays: init.relays,
     room: init.room,
@@ -76,17 +80,22 @@ export async function startVolunteerNode(init: VolunteerNodeInit): Promise<Volun
     ...(init.rtcConfiguration ? { rtcConfiguration: init.rtcConfiguration } : {}),
   }
   checkNodeOptions(options)
+  // signed code from other peers runs in sandboxes (a chunk of its own, loaded only with trust), duty-cycled too
+  const codePool = init.trust?.length
+    ? (await import('./sandbox-entry.js')).createVolunteerCodePool(maxWorkers, duty)
+    : undefined
   // built here rather than by createNode: no WebGPU and no IndexedDB, so neither is in the chunk
   const node = await assembleNode({
     options,
     local: new LocalCompute({
       pool: createWorkerPool({
-        maxWorkers: init.workers ?? Math.max(1, cores - 1),
+        maxWorkers,
         urlPolicy: options.urlPolicy,
         dutyCycle: duty,
       }),
       enableWebGPU: false,
     }),
+    codePool,
     createNetwork: (hooks) => createNetworkManager({ ...options, ...hooks }),
     substrate: 'browser',
     memoryMb: Math.floor((((navigator as { deviceMemory?: number }).deviceMemory ?? 4) * 1024) / 4),

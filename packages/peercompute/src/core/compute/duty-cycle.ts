@@ -25,6 +25,8 @@ export const PAUSED_ERROR = 'QueueFullError'
 interface Wrapped {
   held: TaskMessage[]
   refuseHeld(): void
+  /** Starts a held task if this worker and the cycle allow it. */
+  pump(): void
 }
 
 /**
@@ -35,14 +37,36 @@ interface Wrapped {
 export class DutyCycle {
   private capValue: number
   private pausedNow = false
-  private readonly live = new Set<Wrapped>()
+  private readonly live = new Set<Pick<Wrapped, 'refuseHeld' | 'pump'>>()
+  private readonly maxRunning: number
   private readonly listeners = new Set<(s: DutyCycleStats) => void>()
   private readonly counters: DutyCycleStats = { started: 0, finished: 0, refused: 0, busyMs: 0, running: 0 }
   /** When each task running now started, by worker. */
-  private readonly since = new Map<Wrapped, number>()
+  private readonly since = new Map<object, number>()
 
-  constructor(cap = 1) {
+  /**
+   * `maxRunning`: tasks running at once at most, over every worker and pool
+   * this cycle holds (the lent cores: a volunteer's built-in workers and its
+   * sandboxes share them); default unbounded.
+   */
+  constructor(cap = 1, maxRunning = Number.POSITIVE_INFINITY) {
     this.capValue = checkCap(cap)
+    if (!(maxRunning >= 1)) throw new RangeError(`maxRunning must be at least 1, got ${maxRunning}`)
+    this.maxRunning = maxRunning
+  }
+
+  /** True when one more task may start now (not paused, fewer than `maxRunning` running). */
+  get canStart(): boolean {
+    return !this.pausedNow && this.counters.running < this.maxRunning
+  }
+
+  /** A task ended: a worker or pool held back by `maxRunning` may start one. */
+  private freed(): void {
+    if (this.maxRunning === Number.POSITIVE_INFINITY) return
+    for (const w of this.live) {
+      if (this.counters.running >= this.maxRunning) return
+      w.pump()
+    }
   }
 
   /** The busy share each worker is held to. */
@@ -78,6 +102,51 @@ export class DutyCycle {
     return { ...this.counters, busyMs: this.counters.busyMs + running }
   }
 
+  /**
+   * For a pool that keeps its own queue (a sandbox pool, see `DutyCycledPool`):
+   * counts a task that starts now; the returned function counts its end and
+   * gives how long it ran, ms (call it once).
+   */
+  begin(): () => number {
+    const key = {}
+    const at = performance.now()
+    this.since.set(key, at)
+    this.counters.started++
+    this.counters.running++
+    this.changed()
+    return () => {
+      if (!this.since.delete(key)) return 0
+      const ms = performance.now() - at
+      this.counters.finished++
+      this.counters.running--
+      this.counters.busyMs += ms
+      this.changed()
+      this.freed()
+      return ms
+    }
+  }
+
+  /** For a pool that keeps its own queue: counts `n` tasks it refused while paused. */
+  countRefused(n: number): void {
+    this.counters.refused += n
+  }
+
+  /**
+   * For a pool that keeps its own queue: `refuse` is called on each pause, and
+   * `pump` when a task ended elsewhere (a start held back by `maxRunning` may
+   * go now); returns what unsubscribes.
+   */
+  attach(hooks: { refuse(): void; pump(): void }): () => void {
+    const entry = { refuseHeld: () => hooks.refuse(), pump: () => hooks.pump() }
+    this.live.add(entry)
+    return () => this.live.delete(entry)
+  }
+
+  /** How long a worker rests after a task that ran `ms`, to keep its busy share at the cap. */
+  restAfter(ms: number): number {
+    return (ms * (1 - this.capValue)) / this.capValue
+  }
+
   /** Calls `fn` whenever a task starts or finishes; returns what unsubscribes. */
   onChange(fn: (s: DutyCycleStats) => void): () => void {
     this.listeners.add(fn)
@@ -109,6 +178,7 @@ export class DutyCycle {
     })
     const self: Wrapped = {
       held: [],
+      pump: () => pump(),
       refuseHeld: () => {
         const refused = self.held.splice(0)
         c.refused += refused.length
@@ -118,6 +188,7 @@ export class DutyCycle {
     const pump = () => {
       if (dead || current || restTimer !== undefined || self.held.length === 0) return
       if (this.pausedNow) return self.refuseHeld()
+      if (this.counters.running >= this.maxRunning) return
       const t = self.held.shift() as TaskMessage
       current = { id: t.id, at: performance.now() }
       this.since.set(self, current.at)
@@ -135,7 +206,7 @@ export class DutyCycle {
         c.finished++
         c.running--
         c.busyMs += ms
-        const rest = (ms * (1 - this.capValue)) / this.capValue
+        const rest = this.restAfter(ms)
         if (rest >= 1) {
           restTimer = setTimeout(() => {
             restTimer = undefined
@@ -143,6 +214,10 @@ export class DutyCycle {
           }, rest)
         }
         this.changed()
+        deliver?.(msg)
+        pump()
+        this.freed()
+        return
       }
       deliver?.(msg)
       pump()
@@ -153,9 +228,11 @@ export class DutyCycle {
       clearTimeout(restTimer)
       this.live.delete(self)
       this.since.delete(self)
+      const freed = current !== undefined
       if (current) c.running--
       current = undefined
       self.held = []
+      if (freed) this.freed()
     }
     return {
       post: (msg: ToWorker, transfer: ArrayBuffer[]) => {
