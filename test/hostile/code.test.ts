@@ -5,22 +5,14 @@
 // each named directly and by a map batch (`@map` with `params.kernel`).
 // Each is refused with UntrustedCodeError, nothing runs, the victim goes on
 // serving an honest submitter's signed kernel, and no error goes unhandled.
-import type { Stream } from '@libp2p/interface'
 import {
-  bundleChunks,
   bundleName,
-  CODE_FRAME_MAX,
   CODE_PROTOCOL,
-  createNode,
   decodeBundle,
-  decodeCodeRequest,
   decodeTaskMessage,
   encodeBundle,
-  encodeCodeHead,
-  encodeFrame,
   encodeTaskMessage,
   encodeValues,
-  FrameDecoder,
   generatePublisherKey,
   importPublisherKey,
   MAP_KERNEL,
@@ -28,8 +20,9 @@ import {
   TASK_PROTOCOL,
 } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startNodes, TEST_PEER, testRelay, waitFor } from '../integration/helpers.js'
-import { startAttacker, watchUnhandled } from './attacker.js'
+import { waitFor } from '../integration/helpers.js'
+import { startAttacker } from './attacker.js'
+import { loopbackTcpAddr, serveBundles, startCodeVictim } from './code-victim.js'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -41,45 +34,10 @@ const SUM = new TextEncoder().encode(
 )
 const EVIL = new TextEncoder().encode('export default () => "pwned"\n')
 
-/** Serves `bundles` (name → bytes) over the code protocol, as a submitter would (the wire codecs only). */
-function serve(stream: Stream, bundles: Map<string, Uint8Array>): void {
-  const decoder = new FrameDecoder(CODE_FRAME_MAX)
-  stream.addEventListener('message', (e) => {
-    const [req] = decoder.push(e.data.subarray())
-    if (!req) return
-    const bytes = bundles.get(decodeCodeRequest(req))
-    const frames = bytes
-      ? [encodeCodeHead({ found: true, length: bytes.length }), ...bundleChunks(bytes)]
-      : [encodeCodeHead({ found: false })]
-    for (const f of frames) stream.send(encodeFrame(f))
-    stream.close().catch(() => {})
-  })
-}
-
 describe('hostile peers serving traveling code', () => {
   it('tampered code or manifest, unknown key, expired, forged signature, wrong bytes, malformed: UntrustedCodeError, the victim serves on', async () => {
-    const unhandled = watchUnhandled()
-    cleanups.push(() => unhandled.stop())
-    const r = await testRelay()
-    cleanups.push(() => r.stop())
-    const pub = await generatePublisherKey()
-    const key = await importPublisherKey(pub.secretKeyPem)
-    const victim = await createNode({
-      ...TEST_PEER,
-      enableWebGPU: false,
-      maxWorkers: 1,
-      relays: [r.wsAddr],
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      trust: [pub.publicKey],
-    })
-    await victim.start()
-    const [honest] = await startNodes(1, r.wsAddr)
-    cleanups.push(() => Promise.all([victim.stop(), honest.stop()]))
-    const addr = victim.network.libp2p
-      .getMultiaddrs()
-      .map(String)
-      .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/') && !a.includes('/ws') && !a.includes('p2p-circuit'))
-    if (!addr) throw new Error('the victim has no loopback TCP address')
+    const { unhandled, pub, key, victim, honest } = await startCodeVictim(cleanups, { enableWebGPU: false })
+    const addr = loopbackTcpAddr(victim)
 
     // the hostile bundles
     const init = { name: 'evil', version: '1', kind: 'kernel' } as const
@@ -119,7 +77,7 @@ describe('hostile peers serving traveling code', () => {
 
     const atk = await startAttacker()
     cleanups.push(() => atk.stop())
-    await atk.node.handle(CODE_PROTOCOL, (stream) => serve(stream, bundles), { runOnLimitedConnection: true })
+    await atk.node.handle(CODE_PROTOCOL, (stream) => serveBundles(stream, bundles), { runOnLimitedConnection: true })
     const s = await atk.open(addr, TASK_PROTOCOL)
     // the victim's answers, without the keep-alive frames it sends while a task takes over a second
     const answers = () => s.frames.map((f) => decodeTaskMessage(f)).filter((m) => m.type !== 'alive')

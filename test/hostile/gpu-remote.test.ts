@@ -5,20 +5,12 @@
 // tampered or untrusted shaders, shaders the GPU refuses: each is a typed
 // error for that task only, and the victim goes on serving an honest peer.
 import { existsSync } from 'node:fs'
-import type { Stream } from '@libp2p/interface'
 import {
-  bundleChunks,
   bundleName,
-  CODE_FRAME_MAX,
   CODE_PROTOCOL,
-  createNode,
-  decodeCodeRequest,
   decodeTaskMessage,
-  encodeCodeHead,
-  encodeFrame,
   encodeTaskMessage,
   encodeWgslTask,
-  FrameDecoder,
   generatePublisherKey,
   importPublisherKey,
   nodeGpuAvailable,
@@ -27,8 +19,9 @@ import {
 } from 'peercompute'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TRIPLE_SIGN, TRIPLE_WGSL, tripleCpu, tripleTask, words } from '../integration/fixtures/triple-wgsl.js'
-import { startNodes, TEST_PEER, testRelay, waitFor } from '../integration/helpers.js'
-import { startAttacker, watchUnhandled } from './attacker.js'
+import { waitFor } from '../integration/helpers.js'
+import { startAttacker } from './attacker.js'
+import { loopbackTcpAddr, serveBundles, startCodeVictim } from './code-victim.js'
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER
@@ -43,46 +36,11 @@ afterEach(async () => {
 
 const utf8 = new TextEncoder()
 
-/** Serves `bundles` (name → bytes) over the code protocol (the wire codecs only). */
-function serve(stream: Stream, bundles: Map<string, Uint8Array>): void {
-  const decoder = new FrameDecoder(CODE_FRAME_MAX)
-  stream.addEventListener('message', (e) => {
-    const [req] = decoder.push(e.data.subarray())
-    if (!req) return
-    const bytes = bundles.get(decodeCodeRequest(req))
-    const frames = bytes
-      ? [encodeCodeHead({ found: true, length: bytes.length }), ...bundleChunks(bytes)]
-      : [encodeCodeHead({ found: false })]
-    for (const f of frames) stream.send(encodeFrame(f))
-    stream.close().catch(() => {})
-  })
-}
-
 describe.skipIf(!gpu)('hostile peers and an executor GPU', () => {
   it('mismatched bindings, oversized dispatch or buffers, bad params, untrusted or broken shaders: typed errors, the victim serves on', async () => {
-    const unhandled = watchUnhandled()
-    cleanups.push(() => unhandled.stop())
-    const r = await testRelay()
-    cleanups.push(() => r.stop())
-    const pub = await generatePublisherKey()
-    const key = await importPublisherKey(pub.secretKeyPem)
-    const victim = await createNode({
-      ...TEST_PEER,
-      enableWebGPU: true,
-      maxWorkers: 1,
-      relays: [r.wsAddr],
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      trust: [pub.publicKey],
-    })
-    await victim.start()
-    const [honest] = await startNodes(1, r.wsAddr)
-    cleanups.push(() => Promise.all([victim.stop(), honest.stop()]))
+    const { unhandled, pub, key, victim, honest } = await startCodeVictim(cleanups, { enableWebGPU: true })
     expect(victim.capabilities().gpu).toBe(true)
-    const addr = victim.network.libp2p
-      .getMultiaddrs()
-      .map(String)
-      .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/') && !a.includes('/ws') && !a.includes('p2p-circuit'))
-    if (!addr) throw new Error('the victim has no loopback TCP address')
+    const addr = loopbackTcpAddr(victim)
 
     // the bundles the attacker serves
     const good = await signBundle(utf8.encode(TRIPLE_WGSL), TRIPLE_SIGN, key)
@@ -169,7 +127,7 @@ describe.skipIf(!gpu)('hostile peers and an executor GPU', () => {
 
     const atk = await startAttacker()
     cleanups.push(() => atk.stop())
-    await atk.node.handle(CODE_PROTOCOL, (stream) => serve(stream, bundles), { runOnLimitedConnection: true })
+    await atk.node.handle(CODE_PROTOCOL, (stream) => serveBundles(stream, bundles), { runOnLimitedConnection: true })
     const s = await atk.open(addr, TASK_PROTOCOL)
     // the victim's answers, without its keep-alive frames
     const answers = () => s.frames.map((f) => decodeTaskMessage(f)).filter((m) => m.type !== 'alive')
