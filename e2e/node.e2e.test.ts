@@ -2,8 +2,6 @@
 // in IndexedDB, shared with a Node peer through the mesh, and its Web Workers
 // running the pieces of a job a Node peer submits. WebRTC tests run only in a
 // namespace whose sole interface is loopback (npm test provides one).
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -11,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodePage } from '../examples/node/main.ts'
 import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
 import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
+import { serveData } from './static-server.ts'
 
 describe.skipIf(!haveChromium)('a node in Chromium', () => {
   let browser: Browser
@@ -100,7 +99,7 @@ describe.skipIf(!haveChromium)('a node in Chromium', () => {
         x ^= x << 5
         words[i] = x
       }
-      const url = await serveCors(data)
+      const url = await serveData(data)
       cleanups.push(() => url.close())
       const job = nodes[0].compute.submit({ op: 'crc32c', data: { url: url.href, length: data.length } })
       const r = await job.result
@@ -129,36 +128,3 @@ describe.skipIf(!haveChromium)('a node in Chromium', () => {
     })
   })
 })
-
-/** Serves `data` with Range support and CORS (the page fetches it from another origin). */
-async function serveCors(data: Uint8Array): Promise<{ href: string; close(): Promise<void> }> {
-  const cors = {
-    'access-control-allow-origin': '*',
-    'access-control-allow-headers': 'range, if-match, if-unmodified-since',
-    'access-control-expose-headers': 'content-range, content-length, etag',
-  }
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET' }).end()
-      return
-    }
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
-    if (!m) {
-      res.writeHead(200, { ...cors, 'content-length': data.length }).end(data)
-      return
-    }
-    const a = Number(m[1])
-    const b = Math.min(Number(m[2]), data.length - 1)
-    res.writeHead(206, { ...cors, 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': b - a + 1 })
-    res.end(data.subarray(a, b + 1))
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  return {
-    href: `http://127.0.0.1:${(server.address() as AddressInfo).port}/blob.bin`,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
-  }
-}

@@ -2,6 +2,7 @@
 // the repository's files as they are (the built IIFE, the plain example
 // pages), not through Vite. `rewrite` may change an HTML page on its way out
 // (the tests put their relay's address in the script tag's data-relay).
+// serveData is a data host on another origin, for any page that reads ranges.
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
