@@ -3,11 +3,12 @@
 // but has no GPU is never chosen. Runs only in a namespace whose sole
 // interface is loopback (npm test provides one).
 import { generatePublisherKey, importPublisherKey, type NodeKernel, signBundle } from 'peercompute'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRIPLE_SIGN, TRIPLE_WGSL, tripleCpu, tripleTask, words } from '../test/integration/fixtures/triple-wgsl.ts'
 import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
 import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
+import { openExamplesInChromium } from './fixtures.ts'
 
 const required = process.env.PEERCOMPUTE_REQUIRE_GPU === '1'
 const utf8 = new TextEncoder()
@@ -34,7 +35,6 @@ async function chromiumHasWebGpu(): Promise<boolean> {
 const pageGpu = await chromiumHasWebGpu()
 
 describe.skipIf(!pageGpu)('signed WGSL on a Chromium page’s GPU', () => {
-  let browser: Browser
   let context: BrowserContext
   let server: ExampleServer
   let web: { page: Page; id: string }
@@ -53,12 +53,7 @@ describe.skipIf(!pageGpu)('signed WGSL on a Chromium page’s GPU', () => {
     // trusts the key, but has no GPU (enableWebGPU: false): it must never be chosen for a shader
     ;[noGpu] = await startNodes(1, relay.wsAddr, { trust: [pub.publicKey], enableWebGPU: false })
     cleanups.push(() => Promise.all([submitter.stop(), noGpu.stop()]))
-    server = await serveDev({ optimizeDeps: { include: ['y-indexeddb'] } })
-    cleanups.push(() => server.close())
-    browser = await launchChromium()
-    cleanups.push(() => browser.close())
-    context = await browser.newContext()
-    await context.grantPermissions(['camera', 'microphone'], { origin: server.url })
+    ;({ server, context } = await openExamplesInChromium(cleanups))
     const page = await context.newPage()
     page.on('pageerror', (e) => console.error('page error:', e.message))
     await page.goto(

@@ -7,11 +7,12 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { generatePublisherKey, importPublisherKey, type NodeKernel, type PublisherKey, signBundle } from 'peercompute'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sandboxScriptHash } from '../packages/peercompute/src/browser/compute/sandbox/sandbox-sources.ts'
-import { loopbackOnly, startNodes, startWorkerProcess, testRelay, waitFor } from '../test/integration/helpers.ts'
-import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
+import { loopbackOnly, startWorkerProcess, type testRelay, waitFor } from '../test/integration/helpers.ts'
+import { type ExampleServer, haveChromium, serveDev } from './browser.ts'
+import { openExamplesInChromium, startRelayAndSubmitter } from './fixtures.ts'
 
 const enc = new TextEncoder()
 const INC = enc.encode('export default (x) => x + 1\n')
@@ -47,7 +48,6 @@ const PROBE = enc.encode(`export default async ({ pageOrigin, corsUrl }) => {
 `)
 
 describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium page', () => {
-  let browser: Browser
   let context: BrowserContext
   let server: ExampleServer
   let relay: Awaited<ReturnType<typeof testRelay>>
@@ -62,16 +62,8 @@ describe.skipIf(!haveChromium || !loopbackOnly)('signed kernels in a Chromium pa
     const pub = await generatePublisherKey()
     publicKey = pub.publicKey
     key = await importPublisherKey(pub.secretKeyPem)
-    server = await serveDev({ optimizeDeps: { include: ['y-indexeddb'] } })
-    cleanups.push(() => server.close())
-    browser = await launchChromium()
-    cleanups.push(() => browser.close())
-    context = await browser.newContext()
-    await context.grantPermissions(['camera', 'microphone'], { origin: server.url })
-    relay = await testRelay()
-    cleanups.push(() => relay.stop())
-    ;[submitter] = await startNodes(1, relay.wsAddr)
-    cleanups.push(() => submitter.stop())
+    ;({ server, context } = await openExamplesInChromium(cleanups))
+    ;({ relay, submitter } = await startRelayAndSubmitter(cleanups))
     workers = await Promise.all([0, 1].map(() => startWorkerProcess(relay.wsAddr, ['--trust', publicKey])))
     cleanups.push(() => {
       for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL')

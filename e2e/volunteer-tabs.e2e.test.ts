@@ -8,16 +8,16 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TabsState } from '../examples/tabs/types.ts'
-import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
-import { type ExampleServer, haveChromium, launchChromium, serveDev } from './browser.ts'
+import { loopbackOnly, type testRelay, waitFor } from '../test/integration/helpers.ts'
+import { type ExampleServer, haveChromium } from './browser.ts'
+import { openExamplesInChromium, startRelayAndSubmitter } from './fixtures.ts'
 
 const PIECE = 256 * 1024
 
 describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, one peer', () => {
-  let browser: Browser
   let context: BrowserContext
   let server: ExampleServer
   let relay: Awaited<ReturnType<typeof testRelay>>
@@ -26,19 +26,11 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
   const cleanups: Array<() => Promise<unknown> | unknown> = []
 
   beforeAll(async () => {
-    relay = await testRelay()
-    cleanups.push(() => relay.stop())
-    ;[submitter] = await startNodes(1, relay.wsAddr)
-    cleanups.push(() => submitter.stop())
+    ;({ relay, submitter } = await startRelayAndSubmitter(cleanups))
     data = await serveSlowly(randomBytes(96 * PIECE), 100)
     cleanups.push(() => data.close())
-    server = await serveDev({ optimizeDeps: { include: ['y-indexeddb'] } })
-    cleanups.push(() => server.close())
-    browser = await launchChromium()
-    cleanups.push(() => browser.close())
     // one context: one origin's storage, locks and channels shared by its tabs
-    context = await browser.newContext()
-    await context.grantPermissions(['camera', 'microphone'], { origin: server.url })
+    ;({ server, context } = await openExamplesInChromium(cleanups))
   })
   afterAll(async () => {
     for (const c of cleanups.splice(0).reverse()) await c()

@@ -6,8 +6,9 @@ import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loopbackOnly, startNodes, testRelay, waitFor } from '../test/integration/helpers.ts'
+import { loopbackOnly, type testRelay, waitFor } from '../test/integration/helpers.ts'
 import { haveChromium, launchChromium } from './browser.ts'
+import { startRelayAndSubmitter } from './fixtures.ts'
 import { type StaticServer, serveData, serveStatic, withRelay } from './static-server.ts'
 
 /** What the tests read of the page: the loader's global. */
@@ -44,10 +45,7 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
   const cleanups: Array<() => Promise<unknown> | unknown> = []
 
   beforeAll(async () => {
-    relay = await testRelay()
-    cleanups.push(() => relay.stop())
-    ;[submitter] = await startNodes(1, relay.wsAddr)
-    cleanups.push(() => submitter.stop())
+    ;({ relay, submitter } = await startRelayAndSubmitter(cleanups))
     bytes = new Uint8Array(48 * 1024 * 1024)
     for (let i = 0, x = 0x9e3779b9; i < bytes.length; i++) {
       x = (x * 1103515245 + 12345) >>> 0
