@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DashboardPage } from '../packages/dashboard/src/main.ts'
 import { CLI, loopbackOnly, startNodes } from '../test/integration/helpers.ts'
 import { haveChromium, launchChromium } from './browser.ts'
+import { tasksChart } from './dashboard-charts.ts'
 
 const RESULTS = resolve(import.meta.dirname, '..', 'test-results')
 const SIZE = 4 << 20
@@ -163,14 +164,8 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the dashboard in Chromium, serv
 
   it('its charts receive new points while jobs run, and a finished job lists its pieces', async () => {
     host.release()
-    const points = () => page.evaluate(() => window.dashboard.charts.tasks.plot.data[0].length)
     // a point taken after the jobs start, with tasks/s above 0 (read through uPlot's own data)
-    const since = Date.now() / 1000
-    const busiestSince = () =>
-      page.evaluate((t0) => {
-        const [xs, ys] = window.dashboard.charts.tasks.plot.data as [number[], number[]]
-        return Math.max(0, ...ys.filter((_, i) => xs[i] > t0))
-      }, since)
+    const { points, busiestSince } = tasksChart(page)
     const before = await points()
     const ids: string[] = []
     let running = true
