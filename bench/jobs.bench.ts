@@ -9,23 +9,17 @@
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
 // `node bench/jobs.bench.ts tiny` runs part 1 only (for profiling the tiny-task path).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Stream } from '@libp2p/interface'
 import { createNode, type NodeCreateOptions, type NodeKernel } from 'peercompute'
 import { startWorkerProcess } from '../test/integration/helpers.ts'
-import { killOnExit, startRelayProcess, stopProcess } from './lib/processes.ts'
+import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
+import { killOnExit, stopProcess } from './lib/processes.ts'
 
-const DEADLINE = Date.now() + 15 * 60_000
-const guard = setTimeout(() => {
-  console.error('bench:jobs: over 15 minutes, giving up')
-  process.exit(1)
-}, DEADLINE - Date.now())
-guard.unref()
+giveUpAfter('bench:jobs', 15)
 
-const dir = mkdtempSync(join(tmpdir(), 'pc-bench-jobs-'))
+const dir = benchDir('jobs')
 const LOOP: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
   dialPolicy: { allowPrivate: true },
@@ -180,131 +174,119 @@ async function rawServe(url: string, size: number, streams: number): Promise<num
   return size / ((performance.now() - t0) / 1000) / 1e9
 }
 
-async function main(): Promise<void> {
-  const relay = await startRelayProcess(join(dir, 'relay.key'))
-  try {
-    // 1. tiny tasks
-    const a = await startNode(relay.tcpAddr, { listen: ['/ip4/127.0.0.1/tcp/0'] })
-    const b = await startNode(relay.tcpAddr, { listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await until('a direct connection', () =>
-      a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
-    )
-    console.error('direct connection up')
-    await tinyTasks('tiny tasks, direct', a, b)
-    await Promise.all([a.stop(), b.stop()])
-    // no topology connections and no direct address: the task stream goes through the relay
-    const c = await startNode(relay.tcpAddr, { maxPeerConnections: 0, listen: [] })
-    const d = await startNode(relay.tcpAddr, { maxPeerConnections: 0, listen: [] })
-    await until('the peers know each other', () => c.getStatus().peers.some((p) => p.id === d.peerId))
-    await tinyTasks('tiny tasks, via the relay', c, d)
-    await Promise.all([c.stop(), d.stop()])
-    console.log(
-      '  for comparison (documented elsewhere, not measured here): Dask ~1 ms overhead per task; Ray many_tasks 443–603 tasks/s',
-    )
-    if (ONLY_TINY) return
+async function main(relay: RelayProcess): Promise<void> {
+  // 1. tiny tasks
+  const a = await startNode(relay.tcpAddr, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const b = await startNode(relay.tcpAddr, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+  await until('a direct connection', () =>
+    a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
+  )
+  console.error('direct connection up')
+  await tinyTasks('tiny tasks, direct', a, b)
+  await Promise.all([a.stop(), b.stop()])
+  // no topology connections and no direct address: the task stream goes through the relay
+  const c = await startNode(relay.tcpAddr, { maxPeerConnections: 0, listen: [] })
+  const d = await startNode(relay.tcpAddr, { maxPeerConnections: 0, listen: [] })
+  await until('the peers know each other', () => c.getStatus().peers.some((p) => p.id === d.peerId))
+  await tinyTasks('tiny tasks, via the relay', c, d)
+  await Promise.all([c.stop(), d.stop()])
+  console.log(
+    '  for comparison (documented elsewhere, not measured here): Dask ~1 ms overhead per task; Ray many_tasks 443–603 tasks/s',
+  )
+  if (ONLY_TINY) return
 
-    // 2. bulk crc32c over 1 GiB from loopback HTTP, 2 worker processes
-    const GiB = 1 << 30
-    const server = await rangeServer(GiB)
-    const two = await workers(2, relay.tcpAddr)
-    const sub = await startNode(relay.tcpAddr)
-    await until('both workers connected', () => sub.getStatus().peers.filter((p) => p.connected).length === 2)
-    await sub.compute.submit({ op: 'crc32c', data: { url: server.url, length: 64 << 20 }, includeLocal: false }).result
-    const raw: number[] = []
-    const mesh: number[] = []
-    for (let round = 0; round < 3; round++) {
-      raw.push(await rawServe(server.url, GiB, 2))
-      const r = await sub.compute.submit({ op: 'crc32c', data: { url: server.url, length: GiB }, includeLocal: false })
-        .result
-      mesh.push(GiB / (r.executionTimeMs / 1000) / 1e9)
-      if (round === 2) console.log(`\nbulk crc32c, 1 GiB over loopback HTTP, 2 workers: ${r.pieces.length} pieces`)
-    }
-    const best = (xs: number[]) => Math.max(...xs)
-    console.log(`  mesh job: ${mesh.map((x) => x.toFixed(2)).join(' / ')} GB/s (3 rounds)`)
-    console.log(`  server's raw rate, 2 streams, read and dropped: ${raw.map((x) => x.toFixed(2)).join(' / ')} GB/s`)
-    console.log(`  ratio mesh/raw (best of each): ${(best(mesh) / best(raw)).toFixed(2)}× (target ≥ 0.7×)`)
-    await sub.stop()
-    await Promise.all(two.map((w) => stopProcess(w.proc)))
-
-    // 3. churn: 8 workers, 4 killed mid-job
-    const eight = await workers(8, relay.tcpAddr)
-    const boss = await startNode(relay.tcpAddr)
-    await until('8 workers connected', () => boss.getStatus().peers.filter((p) => p.connected).length === 8, 60_000)
-    const survivors = eight.slice(0, 4)
-    const SIZE = GiB
-    const timeline = async (peers: string[] | undefined, onProgress?: (done: number, t: number) => void) => {
-      const pts: Array<[number, number]> = []
-      const pieceAt = new Map<number, number>()
-      const t0 = performance.now()
-      const job = boss.compute.submit({
-        op: 'crc32c',
-        data: { url: server.url, length: SIZE },
-        includeLocal: false,
-        peers,
-        pieceBytes: 8 << 20,
-      })
-      job.addEventListener('piece', (e) => {
-        pieceAt.set(e.detail.index, performance.now() - t0)
-      })
-      job.addEventListener('progress', (e) => {
-        const t = performance.now() - t0
-        pts.push([t, e.detail.bytesDone])
-        onProgress?.(e.detail.bytesDone, t)
-      })
-      const r = await job.result
-      return { pts, r, ms: performance.now() - t0, pieceAt }
-    }
-    const base = await timeline(survivors.map((w) => w.id))
-    const baseRate = SIZE / base.ms // bytes per ms, the 4 survivors alone
-    let killedAt = -1
-    const churn = await timeline(undefined, (done, t) => {
-      if (killedAt < 0 && done >= SIZE * 0.3) {
-        killedAt = t
-        for (const w of eight.slice(4)) w.proc.kill('SIGKILL')
-      }
-    })
-    // the first 1 s window after the kill whose rate is back to ≥ 90% of the survivors' own
-    let recovered = -1
-    const rateAt = (from: number) => {
-      const inWin = churn.pts.filter(([t]) => t >= from && t <= from + 1000)
-      if (inWin.length < 2) return 0
-      return (inWin[inWin.length - 1][1] - inWin[0][1]) / (inWin[inWin.length - 1][0] - inWin[0][0])
-    }
-    for (const [t] of churn.pts) {
-      if (t < killedAt) continue
-      if (rateAt(t) >= 0.9 * baseRate) {
-        recovered = t - killedAt
-        break
-      }
-    }
-    const killed = new Set(eight.slice(4).map((w) => w.id))
-    const lost = churn.r.pieces.filter((p) => p.runs.some((run) => killed.has(run.peer) && !run.ok))
-    const lostDone = Math.max(0, ...lost.map((p) => (churn.pieceAt.get(p.index) ?? 0) - killedAt))
-    console.log('\nchurn: 8 workers, 4 SIGKILLed at 30% of a 1 GiB crc32c job')
-    console.log(
-      `  ${lost.length} pieces were running on the killed workers; all of them were done again ${(lostDone / 1000).toFixed(2)} s after the kill`,
-    )
-    console.log(
-      `  the 4 survivors alone: ${(baseRate / 1e6).toFixed(2)} GB/s; with churn the job took ${(churn.ms / 1000).toFixed(1)} s, ${churn.r.replaced} piece attempts placed again, result ${churn.r.result === base.r.result ? 'correct' : 'WRONG'}`,
-    )
-    console.log(
-      recovered >= 0
-        ? `  throughput back to ≥ 90% of the survivors' rate ${(recovered / 1000).toFixed(2)} s after the kill (target ≤ 10 s)`
-        : `  throughput never got back to 90% of the survivors' rate in 1 s windows after the kill`,
-    )
-    await boss.stop()
-    await Promise.all(eight.map((w) => stopProcess(w.proc)))
-    await stopProcess(server.proc)
-  } finally {
-    await relay.stop()
-    rmSync(dir, { recursive: true, force: true })
+  // 2. bulk crc32c over 1 GiB from loopback HTTP, 2 worker processes
+  const GiB = 1 << 30
+  const server = await rangeServer(GiB)
+  const two = await workers(2, relay.tcpAddr)
+  const sub = await startNode(relay.tcpAddr)
+  await until('both workers connected', () => sub.getStatus().peers.filter((p) => p.connected).length === 2)
+  await sub.compute.submit({ op: 'crc32c', data: { url: server.url, length: 64 << 20 }, includeLocal: false }).result
+  const raw: number[] = []
+  const mesh: number[] = []
+  for (let round = 0; round < 3; round++) {
+    raw.push(await rawServe(server.url, GiB, 2))
+    const r = await sub.compute.submit({ op: 'crc32c', data: { url: server.url, length: GiB }, includeLocal: false })
+      .result
+    mesh.push(GiB / (r.executionTimeMs / 1000) / 1e9)
+    if (round === 2) console.log(`\nbulk crc32c, 1 GiB over loopback HTTP, 2 workers: ${r.pieces.length} pieces`)
   }
+  const best = (xs: number[]) => Math.max(...xs)
+  console.log(`  mesh job: ${mesh.map((x) => x.toFixed(2)).join(' / ')} GB/s (3 rounds)`)
+  console.log(`  server's raw rate, 2 streams, read and dropped: ${raw.map((x) => x.toFixed(2)).join(' / ')} GB/s`)
+  console.log(`  ratio mesh/raw (best of each): ${(best(mesh) / best(raw)).toFixed(2)}× (target ≥ 0.7×)`)
+  await sub.stop()
+  await Promise.all(two.map((w) => stopProcess(w.proc)))
+
+  // 3. churn: 8 workers, 4 killed mid-job
+  const eight = await workers(8, relay.tcpAddr)
+  const boss = await startNode(relay.tcpAddr)
+  await until('8 workers connected', () => boss.getStatus().peers.filter((p) => p.connected).length === 8, 60_000)
+  const survivors = eight.slice(0, 4)
+  const SIZE = GiB
+  const timeline = async (peers: string[] | undefined, onProgress?: (done: number, t: number) => void) => {
+    const pts: Array<[number, number]> = []
+    const pieceAt = new Map<number, number>()
+    const t0 = performance.now()
+    const job = boss.compute.submit({
+      op: 'crc32c',
+      data: { url: server.url, length: SIZE },
+      includeLocal: false,
+      peers,
+      pieceBytes: 8 << 20,
+    })
+    job.addEventListener('piece', (e) => {
+      pieceAt.set(e.detail.index, performance.now() - t0)
+    })
+    job.addEventListener('progress', (e) => {
+      const t = performance.now() - t0
+      pts.push([t, e.detail.bytesDone])
+      onProgress?.(e.detail.bytesDone, t)
+    })
+    const r = await job.result
+    return { pts, r, ms: performance.now() - t0, pieceAt }
+  }
+  const base = await timeline(survivors.map((w) => w.id))
+  const baseRate = SIZE / base.ms // bytes per ms, the 4 survivors alone
+  let killedAt = -1
+  const churn = await timeline(undefined, (done, t) => {
+    if (killedAt < 0 && done >= SIZE * 0.3) {
+      killedAt = t
+      for (const w of eight.slice(4)) w.proc.kill('SIGKILL')
+    }
+  })
+  // the first 1 s window after the kill whose rate is back to ≥ 90% of the survivors' own
+  let recovered = -1
+  const rateAt = (from: number) => {
+    const inWin = churn.pts.filter(([t]) => t >= from && t <= from + 1000)
+    if (inWin.length < 2) return 0
+    return (inWin[inWin.length - 1][1] - inWin[0][1]) / (inWin[inWin.length - 1][0] - inWin[0][0])
+  }
+  for (const [t] of churn.pts) {
+    if (t < killedAt) continue
+    if (rateAt(t) >= 0.9 * baseRate) {
+      recovered = t - killedAt
+      break
+    }
+  }
+  const killed = new Set(eight.slice(4).map((w) => w.id))
+  const lost = churn.r.pieces.filter((p) => p.runs.some((run) => killed.has(run.peer) && !run.ok))
+  const lostDone = Math.max(0, ...lost.map((p) => (churn.pieceAt.get(p.index) ?? 0) - killedAt))
+  console.log('\nchurn: 8 workers, 4 SIGKILLed at 30% of a 1 GiB crc32c job')
+  console.log(
+    `  ${lost.length} pieces were running on the killed workers; all of them were done again ${(lostDone / 1000).toFixed(2)} s after the kill`,
+  )
+  console.log(
+    `  the 4 survivors alone: ${(baseRate / 1e6).toFixed(2)} GB/s; with churn the job took ${(churn.ms / 1000).toFixed(1)} s, ${churn.r.replaced} piece attempts placed again, result ${churn.r.result === base.r.result ? 'correct' : 'WRONG'}`,
+  )
+  console.log(
+    recovered >= 0
+      ? `  throughput back to ≥ 90% of the survivors' rate ${(recovered / 1000).toFixed(2)} s after the kill (target ≤ 10 s)`
+      : `  throughput never got back to 90% of the survivors' rate in 1 s windows after the kill`,
+  )
+  await boss.stop()
+  await Promise.all(eight.map((w) => stopProcess(w.proc)))
+  await stopProcess(server.proc)
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runWithRelay(dir, main)

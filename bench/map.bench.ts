@@ -8,8 +8,8 @@
 // where this build's map jobs take signed code (`map({ code })`); otherwise the
 // same source is registered on the executor, and the table says so.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Stream } from '@libp2p/interface'
@@ -24,14 +24,9 @@ import {
   type NodeKernel,
   signBundle,
 } from 'peercompute'
-import { startRelayProcess } from './lib/processes.ts'
+import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
 
-const DEADLINE = Date.now() + 10 * 60_000
-const guard = setTimeout(() => {
-  console.error('bench:map: over 10 minutes, giving up')
-  process.exit(1)
-}, DEADLINE - Date.now())
-guard.unref()
+giveUpAfter('bench:map', 10)
 
 const ITEMS = Number(process.env.MAP_ITEMS ?? 100_000)
 /** MAP_BATCH=N fixes the items per batch (default: sized from the round trip, as map jobs do). */
@@ -39,7 +34,7 @@ const BATCH = process.env.MAP_BATCH ? Number(process.env.MAP_BATCH) : undefined
 const ROUNDS = 2
 const ECHO = '/peercompute/bench-map-echo/1.0.0'
 const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
-const dir = mkdtempSync(join(tmpdir(), 'pc-bench-map-'))
+const dir = benchDir('map')
 const LOOP: Partial<NodeCreateOptions> = {
   rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
   dialPolicy: { allowPrivate: true },
@@ -183,82 +178,71 @@ async function pair(
   }
 }
 
-async function main(): Promise<void> {
-  const load = loadavg()[0]
-  const relay = await startRelayProcess(join(dir, 'relay.key'))
+async function main(relay: RelayProcess): Promise<void> {
+  const { bundle, publicKey, moduleUrl } = await kernel()
+  const inputs = Array.from({ length: ITEMS }, (_, i) => i)
+  // does this build's map take signed code?
+  let signed = true
+  const probe = await createNode({ ...LOOP, relays: [], trust: [publicKey] })
   try {
-    const { bundle, publicKey, moduleUrl } = await kernel()
-    const inputs = Array.from({ length: ITEMS }, (_, i) => i)
-    // does this build's map take signed code?
-    let signed = true
-    const probe = await createNode({ ...LOOP, relays: [], trust: [publicKey] })
-    try {
-      probe.compute.map({ code: bundle, inputs: [] } as unknown as MapSpec).result.catch(() => {})
-    } catch {
-      signed = false
-    }
-    await probe.stop()
-    const k: Kernel = signed
-      ? { signed, spec: () => ({ code: bundle }) as unknown as ReturnType<Kernel['spec']> }
-      : { signed, spec: () => ({ kernel: 'inc' }) }
-    const setup = (b: NodeKernel) => {
-      if (!signed) b.registerKernel('inc', moduleUrl)
-    }
-    const withTrust = signed ? { trust: [publicKey] } : {}
-    // the local pool: one node, no peers; the same source registered (a node's own pool runs no traveling code)
-    const solo = await createNode({ ...LOOP, relays: [] })
-    let local = 0
-    try {
-      await solo.start()
-      solo.registerKernel('inc', moduleUrl)
-      await runMap(solo, () => ({ kernel: 'inc', inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000))
-      local = (await runMap(solo, () => ({ kernel: 'inc', inputs }), inputs)).rate
-    } catch (err) {
-      console.error(`local pool: ${(err as Error).message}`)
-    } finally {
-      await solo.stop()
-    }
-    const direct = await pair(
-      relay.tcpAddr,
-      'direct',
-      k,
-      { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
-      (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
-      setup,
-      inputs,
-    )
-    const relayed = await pair(
-      relay.tcpAddr,
-      'via the relay',
-      k,
-      { maxPeerConnections: 0, listen: [], ...withTrust },
-      (a, b) => a.getStatus().peers.some((p) => p.id === b.peerId),
-      setup,
-      inputs,
-    )
-    const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
-    console.log(
-      `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; best of ${ROUNDS}`,
-    )
-    console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
-    console.log('| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo |')
-    console.log('|---|---|---:|---:|---:|')
-    for (const r of [direct, relayed])
-      console.log(
-        `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× |`,
-      )
-    console.log(`| local pool (registered) | none | ${f(local)} | | |`)
-    console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)
-  } finally {
-    await relay.stop()
-    rmSync(dir, { recursive: true, force: true })
+    probe.compute.map({ code: bundle, inputs: [] } as unknown as MapSpec).result.catch(() => {})
+  } catch {
+    signed = false
   }
+  await probe.stop()
+  const k: Kernel = signed
+    ? { signed, spec: () => ({ code: bundle }) as unknown as ReturnType<Kernel['spec']> }
+    : { signed, spec: () => ({ kernel: 'inc' }) }
+  const setup = (b: NodeKernel) => {
+    if (!signed) b.registerKernel('inc', moduleUrl)
+  }
+  const withTrust = signed ? { trust: [publicKey] } : {}
+  // the local pool: one node, no peers; the same source registered (a node's own pool runs no traveling code)
+  const solo = await createNode({ ...LOOP, relays: [] })
+  let local = 0
+  try {
+    await solo.start()
+    solo.registerKernel('inc', moduleUrl)
+    await runMap(solo, () => ({ kernel: 'inc', inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000))
+    local = (await runMap(solo, () => ({ kernel: 'inc', inputs }), inputs)).rate
+  } catch (err) {
+    console.error(`local pool: ${(err as Error).message}`)
+  } finally {
+    await solo.stop()
+  }
+  const direct = await pair(
+    relay.tcpAddr,
+    'direct',
+    k,
+    { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
+    (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
+    setup,
+    inputs,
+  )
+  const relayed = await pair(
+    relay.tcpAddr,
+    'via the relay',
+    k,
+    { maxPeerConnections: 0, listen: [], ...withTrust },
+    (a, b) => a.getStatus().peers.some((p) => p.id === b.peerId),
+    setup,
+    inputs,
+  )
+  const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
+  console.log(
+    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; best of ${ROUNDS}`,
+  )
+  console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
+  console.log('| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo |')
+  console.log('|---|---|---:|---:|---:|')
+  for (const r of [direct, relayed])
+    console.log(
+      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× |`,
+    )
+  console.log(`| local pool (registered) | none | ${f(local)} | | |`)
+  console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+// the load average before the relay starts
+const load = loadavg()[0]
+runWithRelay(dir, main)

@@ -7,21 +7,14 @@
 // for every N, and, for the smallest N, one operation per event-loop turn (the
 // worst case for framing: every operation its own message).
 // Prints, never asserts. Runs inside a loopback-only network namespace.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type NetworkManager, StateBinding, type StateLink, StateManager } from 'peercompute'
+import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
 import { benchPeer } from './lib/peers.ts'
-import { startRelayProcess } from './lib/processes.ts'
 
 const OPS = 10_000
 const SIZES = (process.env.STATE_BENCH_SIZES ?? '2,5,10,20').split(',').map(Number)
-const guard = setTimeout(() => {
-  console.error('bench:state: over 10 minutes, giving up')
-  process.exit(1)
-}, 10 * 60_000)
-guard.unref()
-const dir = mkdtempSync(join(tmpdir(), 'pc-bench-state-'))
+giveUpAfter('bench:state', 10)
+const dir = benchDir('state')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Peer {
@@ -105,37 +98,25 @@ async function burst(
   return { ms, wire, yjs: yjs / ops, ratio: wire / (yjs / ops) }
 }
 
-async function main(): Promise<void> {
-  const relay = await startRelayProcess(join(dir, 'relay.key'))
-  try {
-    console.log(`bench:state: ${OPS} map operations from one peer, until every peer has them`)
-    console.log('peers  burst               converge ms  wire B/op/link  Yjs update B/op  ratio (target ≤ 1.2×)')
-    for (const n of SIZES) {
-      const peers = await mesh(n, relay.tcpAddr)
-      // a small burst first: links and sync are settled before anything is counted
-      await burst(peers, false, 0, 100)
-      for (const spread of n === SIZES[0] ? [false, true] : [false]) {
-        const r = await burst(peers, spread, spread ? 2 : 1, OPS)
-        console.log(
-          `${String(n).padStart(5)}  ${(spread ? 'one op per turn' : 'one turn').padEnd(18)}  ${r.ms.toFixed(0).padStart(11)}  ${r.wire.toFixed(2).padStart(14)}  ${r.yjs.toFixed(2).padStart(15)}  ${r.ratio.toFixed(2)}×`,
-        )
-      }
-      for (const p of peers) {
-        p.binding.stop()
-        p.state.stop()
-      }
-      await Promise.all(peers.map((p) => p.net.stop()))
+async function main(relay: RelayProcess): Promise<void> {
+  console.log(`bench:state: ${OPS} map operations from one peer, until every peer has them`)
+  console.log('peers  burst               converge ms  wire B/op/link  Yjs update B/op  ratio (target ≤ 1.2×)')
+  for (const n of SIZES) {
+    const peers = await mesh(n, relay.tcpAddr)
+    // a small burst first: links and sync are settled before anything is counted
+    await burst(peers, false, 0, 100)
+    for (const spread of n === SIZES[0] ? [false, true] : [false]) {
+      const r = await burst(peers, spread, spread ? 2 : 1, OPS)
+      console.log(
+        `${String(n).padStart(5)}  ${(spread ? 'one op per turn' : 'one turn').padEnd(18)}  ${r.ms.toFixed(0).padStart(11)}  ${r.wire.toFixed(2).padStart(14)}  ${r.yjs.toFixed(2).padStart(15)}  ${r.ratio.toFixed(2)}×`,
+      )
     }
-  } finally {
-    await relay.stop()
-    rmSync(dir, { recursive: true, force: true })
+    for (const p of peers) {
+      p.binding.stop()
+      p.state.stop()
+    }
+    await Promise.all(peers.map((p) => p.net.stop()))
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runWithRelay(dir, main)
