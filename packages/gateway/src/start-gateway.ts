@@ -2,13 +2,23 @@ import { createNode, type NodeCreateOptions, type NodeKernel, type PriceModelKin
 import { FunctionBackend, type FunctionBackendInit } from './function-backend.js'
 import { SUBSTRATE_DEFAULTS } from './substrates.js'
 
+/** The options a gateway passes on to its FunctionBackend as they are (the rest go to its node). */
+const FUNCTION_OPTIONS = [
+  'target',
+  'concurrency',
+  'payloadBytes',
+  'maxDurationS',
+  'memoryMb',
+  'token',
+  'backoff',
+  'fetch',
+] as const satisfies readonly (keyof FunctionBackendInit)[]
+type FunctionOption = (typeof FUNCTION_OPTIONS)[number]
+
 /** Options of a gateway peer: a Node peer's (relays, network, limits) plus the function it fronts. */
 export interface GatewayOptions
   extends Omit<NodeCreateOptions, 'gateway' | 'price' | 'maxWorkers' | 'enableWebGPU'>,
-    Pick<
-      FunctionBackendInit,
-      'concurrency' | 'payloadBytes' | 'maxDurationS' | 'memoryMb' | 'token' | 'backoff' | 'fetch'
-    > {
+    Pick<FunctionBackendInit, FunctionOption> {
   /** The function's URL. */
   target: string
   /** Which host runs the function (what the pieces it runs report as their substrate). */
@@ -35,33 +45,9 @@ export interface Gateway {
  * function; rejects (and starts nothing) if the function does not answer right.
  */
 export async function startGateway(o: GatewayOptions, signal?: AbortSignal): Promise<Gateway> {
-  const {
-    target,
-    substrate,
-    price,
-    probeIntervalMs,
-    concurrency,
-    payloadBytes,
-    maxDurationS,
-    memoryMb,
-    token,
-    backoff,
-    fetch,
-    ...node
-  } = o
-  const backend = new FunctionBackend({
-    target,
-    kind: substrate,
-    concurrency,
-    payloadBytes,
-    maxDurationS,
-    memoryMb,
-    token,
-    backoff,
-    fetch,
-    urlPolicy: o.urlPolicy,
-    log: o.log,
-  })
+  const { substrate, price, probeIntervalMs, ...rest } = o
+  const [fn, node] = split(rest, FUNCTION_OPTIONS)
+  const backend = new FunctionBackend({ ...fn, kind: substrate, urlPolicy: o.urlPolicy, log: o.log })
   await backend.probe(signal)
   const kernel = await createNode({
     ...node,
@@ -95,4 +81,15 @@ export async function startGateway(o: GatewayOptions, signal?: AbortSignal): Pro
       await kernel.stop()
     },
   }
+}
+
+/** Splits `o` into the keys `keys` names (those it has) and the rest. */
+function split<T extends object, K extends keyof T>(o: T, keys: readonly K[]): [Pick<T, K>, Omit<T, K>] {
+  const picked: Partial<Pick<T, K>> = {}
+  const rest: Partial<T> = { ...o }
+  for (const k of keys) {
+    if (k in o) picked[k] = o[k]
+    delete rest[k]
+  }
+  return [picked as Pick<T, K>, rest as Omit<T, K>]
 }
