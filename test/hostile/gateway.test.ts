@@ -73,6 +73,23 @@ async function hostileFunction() {
   return { ...host, state }
 }
 
+/** A relay and a gateway peer (8 KiB payload limit) in front of a hostileFunction(). */
+async function gatewayToHostileFunction(extra: { listen?: string[] } = {}) {
+  const fn = await hostileFunction()
+  const relay = await testRelay()
+  cleanups.push(() => relay.stop())
+  const gw = await startGateway({
+    ...TEST_PEER,
+    relays: [relay.wsAddr],
+    ...extra,
+    target: fn.url,
+    substrate: 'http',
+    payloadBytes: 8192,
+  })
+  cleanups.push(() => gw.stop())
+  return { fn, relay, gw }
+}
+
 describe('a function that answers garbage', () => {
   it('every malformed, wrong-shaped or oversized answer is a FunctionError, never a result', async () => {
     const fn = await hostileFunction()
@@ -96,17 +113,7 @@ describe('a function that answers garbage', () => {
   })
 
   it('through the mesh: the job is right (an honest peer ran the pieces), the gateway failed them and kept serving', async () => {
-    const fn = await hostileFunction()
-    const relay = await testRelay()
-    cleanups.push(() => relay.stop())
-    const gw = await startGateway({
-      ...TEST_PEER,
-      relays: [relay.wsAddr],
-      target: fn.url,
-      substrate: 'http',
-      payloadBytes: 8192,
-    })
-    cleanups.push(() => gw.stop())
+    const { fn, relay, gw } = await gatewayToHostileFunction()
     const [honest, sub] = await startNodes(2, relay.wsAddr)
     cleanups.push(() => Promise.all([honest.stop(), sub.stop()]))
     await waitFor('the submitter sees the gateway and the honest peer', () => {
@@ -152,18 +159,7 @@ describe('a function that answers garbage', () => {
 
 describe('a peer at a gateway', () => {
   it('an inline task beyond the function’s payload limit is refused at its request, before its input is taken', async () => {
-    const fn = await hostileFunction()
-    const relay = await testRelay()
-    cleanups.push(() => relay.stop())
-    const gw = await startGateway({
-      ...TEST_PEER,
-      relays: [relay.wsAddr],
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      target: fn.url,
-      substrate: 'http',
-      payloadBytes: 8192,
-    })
-    cleanups.push(() => gw.stop())
+    const { fn, gw } = await gatewayToHostileFunction({ listen: ['/ip4/127.0.0.1/tcp/0'] })
     const addr = gw.node.network.libp2p
       .getMultiaddrs()
       .map(String)
