@@ -40,15 +40,21 @@ function tab(name: string, start: () => Promise<SiteNodeHandle>, mayStart?: () =
   return s
 }
 
+/** Three tabs of a new site, opened in turn: `a` leads (its node started), then `b` and `c` follow. */
+async function threeTabs(start: () => Promise<SiteNodeHandle>, mayStart?: () => boolean) {
+  const name = uniqueName()
+  const a = tab(name, start, mayStart)
+  await vi.waitFor(() => expect(a.role).toBe('leader'))
+  const b = tab(name, start, mayStart)
+  const c = tab(name, start, mayStart)
+  await vi.waitFor(() => expect([b.role, c.role]).toEqual(['follower', 'follower']))
+  return { a, b, c }
+}
+
 describe('runOncePerSite', () => {
   it('one tab of three leads and runs the node; the others follow and get its state', async () => {
-    const name = uniqueName()
     const { log, start } = fakeNodes()
-    const a = tab(name, start)
-    await vi.waitFor(() => expect(a.role).toBe('leader'))
-    const b = tab(name, start)
-    const c = tab(name, start)
-    await vi.waitFor(() => expect([b.role, c.role]).toEqual(['follower', 'follower']))
+    const { a, b, c } = await threeTabs(start)
     await vi.waitFor(() => expect(b.state).toEqual({ node: 1, commands: [] }))
     await vi.waitFor(() => expect(c.state).toEqual({ node: 1, commands: [] }))
     expect(b.leaderTab).toBe(a.tabId)
@@ -57,13 +63,8 @@ describe('runOncePerSite', () => {
   })
 
   it('a follower’s command reaches the leader’s node; every tab sees it', async () => {
-    const name = uniqueName()
     const { log, start } = fakeNodes()
-    const a = tab(name, start)
-    await vi.waitFor(() => expect(a.role).toBe('leader'))
-    const b = tab(name, start)
-    const c = tab(name, start)
-    await vi.waitFor(() => expect([b.role, c.role]).toEqual(['follower', 'follower']))
+    const { a, b, c } = await threeTabs(start)
     const seen: TabCommand[] = []
     a.addEventListener('command', (e) => seen.push(e.detail))
     c.addEventListener('command', (e) => seen.push(e.detail))
@@ -74,13 +75,8 @@ describe('runOncePerSite', () => {
   })
 
   it('when the leader stops, a follower takes over and starts the node once', async () => {
-    const name = uniqueName()
     const { log, start } = fakeNodes()
-    const a = tab(name, start)
-    await vi.waitFor(() => expect(a.role).toBe('leader'))
-    const b = tab(name, start)
-    const c = tab(name, start)
-    await vi.waitFor(() => expect([b.role, c.role]).toEqual(['follower', 'follower']))
+    const { a, b, c } = await threeTabs(start)
     await a.stop()
     expect(a.role).toBe('stopped')
     await vi.waitFor(() => expect([b.role, c.role].sort()).toEqual(['follower', 'leader']))
@@ -90,16 +86,11 @@ describe('runOncePerSite', () => {
   })
 
   it('withdraw stops every tab, and no tab takes over', async () => {
-    const name = uniqueName()
     const { log, start } = fakeNodes()
     // the visitor's answer, as localStorage would keep it for every tab
     let consent = true
     const mayStart = () => consent
-    const a = tab(name, start, mayStart)
-    await vi.waitFor(() => expect(a.role).toBe('leader'))
-    const b = tab(name, start, mayStart)
-    const c = tab(name, start, mayStart)
-    await vi.waitFor(() => expect([b.role, c.role]).toEqual(['follower', 'follower']))
+    const { a, b, c } = await threeTabs(start, mayStart)
     consent = false
     c.send('withdraw')
     await vi.waitFor(() => expect([a.role, b.role, c.role]).toEqual(['stopped', 'stopped', 'stopped']))
