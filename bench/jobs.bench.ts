@@ -15,31 +15,18 @@ import type { Stream } from '@libp2p/interface'
 import { createNode, type NodeCreateOptions, type NodeKernel } from 'peercompute'
 import { startWorkerProcess } from '../test/integration/helpers.ts'
 import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
+import { LOOPBACK_NODE as LOOP } from './lib/peers.ts'
 import { killOnExit, stopProcess } from './lib/processes.ts'
+import { until } from './lib/wait.ts'
 
 giveUpAfter('bench:jobs', 15)
 
 const dir = benchDir('jobs')
-const LOOP: Partial<NodeCreateOptions> = {
-  rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-  dialPolicy: { allowPrivate: true },
-  heartbeatMs: 1000,
-  enableWebGPU: false,
-}
 const ECHO = '/peercompute/bench-echo/1.0.0'
 const ONLY_TINY = process.argv.includes('tiny')
 
 const pct = (xs: number[], p: number) =>
   xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const t0 = Date.now()
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 async function startNode(relay: string, extra: Partial<NodeCreateOptions> = {}): Promise<NodeKernel> {
   const n = await createNode({ ...LOOP, relays: [relay], maxWorkers: 1, ...extra })

@@ -25,6 +25,8 @@ import {
   signBundle,
 } from 'peercompute'
 import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
+import { LOOPBACK_NODE as LOOP } from './lib/peers.ts'
+import { until } from './lib/wait.ts'
 
 giveUpAfter('bench:map', 10)
 
@@ -35,21 +37,6 @@ const ROUNDS = 2
 const ECHO = '/peercompute/bench-map-echo/1.0.0'
 const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
 const dir = benchDir('map')
-const LOOP: Partial<NodeCreateOptions> = {
-  rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
-  dialPolicy: { allowPrivate: true },
-  heartbeatMs: 1000,
-  enableWebGPU: false,
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const t0 = Date.now()
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 /** How the kernel gets to the executor: a signed bundle, or (where map takes no code) the same source registered. */
 interface Kernel {

@@ -1,5 +1,13 @@
 // Mesh peers for the benchmark scripts: loopback WebRTC, no STUN, loopback dials allowed.
-import { createNetworkManager, type NetworkManager, type NodeNetworkInit } from 'peercompute'
+import { createNetworkManager, type NetworkManager, type NodeCreateOptions, type NodeNetworkInit } from 'peercompute'
+
+/** Options of a benchmark's Node peers (createNode): loopback WebRTC, loopback dials, 1 s heartbeats, no GPU. */
+export const LOOPBACK_NODE: Partial<NodeCreateOptions> = {
+  rtcConfiguration: { iceServers: [], bindAddress: '127.0.0.1' },
+  dialPolicy: { allowPrivate: true },
+  heartbeatMs: 1000,
+  enableWebGPU: false,
+}
 
 /** A Node mesh peer on `relay`, not started. */
 export function benchPeer(relay: string, extra: Partial<NodeNetworkInit> = {}): Promise<NetworkManager> {
