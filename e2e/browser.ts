@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { build, createServer, type PluginOption, preview } from 'vite'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -31,6 +31,19 @@ export function launchChromium(): Promise<Browser> {
       '--allow-loopback-in-peer-connection',
     ],
   })
+}
+
+/**
+ * Hides or shows a page the way the browser does (`visibilityState`, then
+ * `visibilitychange`): headless Chromium keeps every page visible whatever
+ * tab is in front, so the test plays the browser's part.
+ */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }, hidden)
 }
 
 /** The port a Node HTTP server listens on. */

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TabsState } from '../examples/tabs/types.ts'
 import { loopbackOnly, type testRelay, waitFor } from '../test/integration/helpers.ts'
-import { type ExampleServer, haveChromium } from './browser.ts'
+import { type ExampleServer, haveChromium, setHidden } from './browser.ts'
 import { openExamplesInChromium, startRelayAndSubmitter } from './fixtures.ts'
 
 const PIECE = 256 * 1024
@@ -215,19 +215,6 @@ describe.skipIf(!haveChromium || !loopbackOnly)('one node per site: three tabs, 
     await leader.close()
   })
 })
-
-/**
- * Hides or shows a page the way the browser does (`visibilityState`, then
- * `visibilitychange`): headless Chromium keeps every page visible whatever
- * tab is in front, so the test plays the browser's part.
- */
-async function setHidden(page: Page, hidden: boolean): Promise<void> {
-  await page.evaluate((h) => {
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
-    document.dispatchEvent(new Event('visibilitychange'))
-  }, hidden)
-}
 
 /** Deterministic pseudo-random bytes (xorshift). */
 function randomBytes(n: number): Uint8Array {

@@ -7,7 +7,7 @@ import type { NodeKernel } from 'peercompute'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loopbackOnly, type testRelay, waitFor } from '../test/integration/helpers.ts'
-import { haveChromium, launchChromium } from './browser.ts'
+import { haveChromium, launchChromium, setHidden } from './browser.ts'
 import { startRelayAndSubmitter } from './fixtures.ts'
 import { type StaticServer, serveData, serveStatic, withRelay } from './static-server.ts'
 
@@ -248,12 +248,3 @@ describe.skipIf(!haveChromium || !loopbackOnly)('the volunteer script tag (built
     expect((await state(leader.page))?.tasks).toBe(before)
   })
 })
-
-/** Makes the page hidden or visible the way the browser does: `visibilityState`, then `visibilitychange`. */
-async function setHidden(page: Page, hidden: boolean): Promise<void> {
-  await page.evaluate((h) => {
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
-    document.dispatchEvent(new Event('visibilitychange'))
-  }, hidden)
-}
