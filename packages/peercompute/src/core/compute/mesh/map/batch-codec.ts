@@ -2,13 +2,18 @@ import { PayloadTooLargeError, ProtocolError } from '../../../errors.js'
 
 // A map batch as it travels: the items of one task's input, or the results
 // of its output. Pure and bounded: decoding never allocates past the buffer
-// it is given, and refuses counts above MAX_BATCH_ITEMS. Spec: PROTOCOL.md,
-// "Map batches".
+// it is given, and refuses counts above MAX_BATCH_ITEMS. Two formats: a batch
+// of JSON values only is one JSON array text (format 2: the engine's native
+// JSON.parse/stringify of the whole batch, ~10-30 ns an item, instead of a
+// frame and a conversion per item); a batch with bytes or bigints frames each
+// item (format 1). Spec: PROTOCOL.md, "Map batches".
 
 /** The kernel name a map batch runs as: its input is a batch of items, its output a batch of results. */
 export const MAP_KERNEL = '@map'
-/** Format version, the first byte of every batch. */
+/** Format version of a batch that frames each item (bytes, bigints), its first byte. */
 export const BATCH_VERSION = 1
+/** Format version of a batch of JSON values only, written as one JSON array text. */
+export const BATCH_VERSION_JSON = 2
 /** Most items in one batch. */
 export const MAX_BATCH_ITEMS = 65_536
 /** Largest encoded batch of items a submitter builds, bytes (a single larger item is refused). */
@@ -92,25 +97,100 @@ export function encodeBatch(entries: ReadonlyArray<{ tag: number; bytes: Uint8Ar
   return out
 }
 
-/** Encodes plain values into one batch. */
+/** Whether `v` travels as JSON (not bytes, not a bigint); TypeError for what cannot travel at all. */
+function isJsonItem(v: MapValue): boolean {
+  if (v instanceof Uint8Array || typeof v === 'bigint') return false
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol')
+    throw new TypeError(`a map value must be JSON or bytes; got ${typeof v}`)
+  return true
+}
+
+/** Whether every value of `values[0..n)` travels as JSON, so the batch can be format 2. */
+function allJson(values: readonly MapValue[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (!isJsonItem(values[i])) return false
+  return true
+}
+
+/** Format 2 of `values` (all JSON): header, then the array's JSON text as UTF-8. */
+function encodeJsonBatch(values: readonly MapValue[]): Uint8Array {
+  if (values.length > MAX_BATCH_ITEMS)
+    throw new PayloadTooLargeError(`a batch of ${values.length} items exceeds ${MAX_BATCH_ITEMS}`)
+  let text: string
+  try {
+    text = JSON.stringify(values)
+  } catch (err) {
+    throw new TypeError(`a map value must be JSON or bytes: ${(err as Error).message}`)
+  }
+  // ASCII text (numbers, most JSON) is written in place; other text is encoded, then placed
+  let out = new Uint8Array(HEADER + text.length)
+  const { read, written } = enc.encodeInto(text, out.subarray(HEADER))
+  if (read !== text.length) {
+    const bytes = enc.encode(text)
+    out = new Uint8Array(HEADER + bytes.length)
+    out.set(bytes, HEADER)
+  } else if (written !== text.length) out = out.subarray(0, HEADER + written)
+  out[0] = BATCH_VERSION_JSON
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, values.length)
+  return out
+}
+
+/** Encodes plain values into one batch: format 2 where all are JSON, else format 1. */
 export function encodeValues(values: readonly MapValue[]): Uint8Array {
+  if (allJson(values, values.length)) return encodeJsonBatch(values)
   return encodeBatch(values.map(encodeValue))
 }
 
 /**
- * Decodes a batch; `ProtocolError` for anything malformed: a wrong version,
- * a count above MAX_BATCH_ITEMS or other than `expectCount`, a length past
- * the end, trailing bytes, bad UTF-8 or JSON, a malformed bigint. Bytes come
- * back as views into `buf`.
+ * The leading values of `values` that fit a batch of `maxBytes`, encoded
+ * (format 2 where they are all JSON): at least one, else
+ * `PayloadTooLargeError`. `itemBytes` (format 1 only) gives each item's
+ * payload length, for the result checks of the built-ins.
+ */
+export function encodeLeading(
+  values: readonly MapValue[],
+  maxBytes: number,
+): { batch: Uint8Array; count: number; itemBytes?: number[] } {
+  let n = Math.min(values.length, MAX_BATCH_ITEMS)
+  if (allJson(values, n)) {
+    for (;;) {
+      const batch = encodeJsonBatch(n === values.length ? values : values.slice(0, n))
+      if (batch.length <= maxBytes) return { batch, count: n }
+      if (n === 1)
+        throw new PayloadTooLargeError(`a map item of ${batch.length - HEADER - 2} bytes exceeds a batch (${maxBytes})`)
+      n = n >> 1
+    }
+  }
+  const entries: Array<{ tag: number; bytes: Uint8Array }> = []
+  let size = HEADER
+  for (let i = 0; i < n; i++) {
+    const e = encodeValue(values[i])
+    if (size + entrySize(e) > maxBytes) {
+      if (i === 0) throw new PayloadTooLargeError(`a map item of ${e.bytes.length} bytes exceeds a batch (${maxBytes})`)
+      break
+    }
+    entries.push(e)
+    size += entrySize(e)
+  }
+  return { batch: encodeBatch(entries), count: entries.length, itemBytes: entries.map((e) => e.bytes.length) }
+}
+
+/**
+ * Decodes a batch of either format; `ProtocolError` for anything malformed:
+ * a wrong version, a count above MAX_BATCH_ITEMS or other than `expectCount`,
+ * a length past the end, trailing bytes, bad UTF-8 or JSON, a malformed
+ * bigint, a format-2 text that is no array of exactly `count` values. Bytes
+ * come back as views into `buf`.
  */
 export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
   if (buf.length < HEADER) throw new ProtocolError(`a batch needs ${HEADER} header bytes; got ${buf.length}`)
-  if (buf[0] !== BATCH_VERSION) throw new ProtocolError(`unknown batch version ${buf[0]}`)
+  if (buf[0] !== BATCH_VERSION && buf[0] !== BATCH_VERSION_JSON)
+    throw new ProtocolError(`unknown batch version ${buf[0]}`)
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   const count = view.getUint32(1)
   if (count > MAX_BATCH_ITEMS) throw new ProtocolError(`a batch of ${count} items exceeds ${MAX_BATCH_ITEMS}`)
   if (expectCount !== undefined && count !== expectCount)
     throw new ProtocolError(`a batch of ${count} values where ${expectCount} were expected`)
+  if (buf[0] === BATCH_VERSION_JSON) return decodeJsonBatch(buf.subarray(HEADER), count)
   // every entry takes at least its header: a count the buffer cannot hold is refused before any work
   if (count * ENTRY > buf.length - HEADER) throw new ProtocolError(`a batch of ${count} items cannot fit its bytes`)
   const out: MapValue[] = new Array(count)
@@ -126,6 +206,21 @@ export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
     at = start + len
   }
   if (at !== buf.length) throw new ProtocolError(`${buf.length - at} bytes after the last batch entry`)
+  return out
+}
+
+/** Format 2's text: a JSON array of exactly `count` values, or ProtocolError. */
+function decodeJsonBatch(text: Uint8Array, count: number): MapValue[] {
+  // every value takes a byte and every but the last a comma, inside the brackets: a count the text cannot hold is refused unparsed
+  if (count * 2 > text.length) throw new ProtocolError(`a batch of ${count} items cannot fit its bytes`)
+  let out: unknown
+  try {
+    out = JSON.parse(dec.decode(text))
+  } catch {
+    throw new ProtocolError('a format-2 batch is not UTF-8 JSON')
+  }
+  if (!Array.isArray(out)) throw new ProtocolError('a format-2 batch is not a JSON array')
+  if (out.length !== count) throw new ProtocolError(`a format-2 batch says ${count} items and holds ${out.length}`)
   return out
 }
 
