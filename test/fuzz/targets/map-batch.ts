@@ -1,9 +1,8 @@
 // Fuzz targets of map batches (core/compute/mesh/map/batch-codec.ts): hostile
-// bytes of both formats checked against a reference decoder that converts every
-// entry with TextDecoder (the codec converts short ASCII entries itself, and
-// writes format 2's ASCII text in place), and the round trip of values, whose
-// bytes must be what TextEncoder makes of them: format 2 (one JSON array text)
-// where all values are JSON, format 1 (an entry per item) otherwise.
+// bytes of both formats checked against a reference decoder, and the round
+// trip of values, whose bytes must be what TextEncoder makes of them: format 2
+// (one JSON array text) where all values are JSON, format 1 (an entry per
+// item) otherwise. Strings cover ASCII, non-ASCII, lone surrogates and long ones.
 import fc from 'fast-check'
 import { decodeBatch, encodeValues, MAX_BATCH_ITEMS, ProtocolError } from 'peercompute'
 import { ensure, FuzzFailure, target } from '../harness.ts'

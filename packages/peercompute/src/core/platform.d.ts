@@ -18,7 +18,6 @@ declare function queueMicrotask(cb: () => void): void
 declare var performance: { now(): number }
 declare class TextEncoder {
   encode(s: string): Uint8Array
-  encodeInto(s: string, into: Uint8Array): { read: number; written: number }
 }
 declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean })

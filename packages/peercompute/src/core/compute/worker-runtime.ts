@@ -111,9 +111,8 @@ export function startWorkerRuntime(port: WorkerPort): void {
     const ac = new AbortController()
     running.set(t.id, ac)
     try {
-      const ctx = { signal: ac.signal } // one for the batch, not one per item
       const one = fn
-        ? (item: unknown) => (fn as KernelFn)(item, params, ctx)
+        ? (item: unknown) => (fn as KernelFn)(item, params, { signal: ac.signal })
         : (item: unknown) => builtin(kernel as Op, item, params as BuiltinParams)
       return { id: t.id, ok: true, output: await runBatch(t.input, one, ac.signal) }
     } finally {

@@ -1,4 +1,4 @@
-import { AbortError, PayloadTooLargeError, PeerComputeError } from '../../../errors.js'
+import { AbortError, PeerComputeError } from '../../../errors.js'
 import { isOp } from '../../../ops.js'
 import type { Job } from '../job.js'
 import type { JobInit, JobSpec } from '../job-types.js'
@@ -13,6 +13,9 @@ import {
   type MapValue,
 } from './batch-codec.js'
 import { batchWindow, medianRttMs, nextBatchItems } from './batch-size.js'
+
+/** A batch as it leaves: its bytes, its items, and (a built-in's) their lengths. */
+type Batch = { batch: Uint8Array; count: number; itemBytes?: number[] }
 
 /** A map job as `node.compute.map` takes it. */
 export interface MapSpec
@@ -178,7 +181,7 @@ export class MapJob implements AsyncIterable<MapValue> {
     this.maybeFinish()
   }
 
-  private async readBatch(): Promise<{ first: number; batch?: ReturnType<typeof encodeLeading> }> {
+  private async readBatch(): Promise<{ first: number; batch?: Batch }> {
     const rttMs = medianRttMs(this.host.candidates())
     const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
     const first = this.pulled - this.carry.length
@@ -198,19 +201,15 @@ export class MapJob implements AsyncIterable<MapValue> {
       items.push(r.value)
     }
     if (items.length === 0) return { first }
-    let batch: ReturnType<typeof encodeLeading>
-    try {
-      batch = encodeLeading(items, MAX_BATCH_BYTES)
-    } catch (err) {
-      if (err instanceof PayloadTooLargeError) throw new PayloadTooLargeError(`item ${first}: ${err.message}`)
-      throw err
-    }
+    const batch: Batch = encodeLeading(items, MAX_BATCH_BYTES)
+    // a built-in's results are checked against its items' lengths (its items are bytes)
+    if (builtin) batch.itemBytes = items.slice(0, batch.count).map((b) => (b as Uint8Array).length)
     // what did not fit starts the next batch
     if (batch.count < items.length) this.carry = items.slice(batch.count).concat(this.carry)
     return { first, batch }
   }
 
-  private launch(first: number, encoded: ReturnType<typeof encodeLeading>): void {
+  private launch(first: number, encoded: Batch): void {
     const index = this.batchCount++
     const { count, itemBytes } = encoded
     this.lastItems = count
@@ -241,7 +240,7 @@ export class MapJob implements AsyncIterable<MapValue> {
         // join every batch now in order (values stays a dense array, never one with holes)
         for (let out = this.early.get(this.ready); out; out = this.early.get(this.ready)) {
           this.early.delete(this.ready)
-          for (let i = 0; i < out.length; i++) this.values.push(out[i])
+          for (const v of out) this.values.push(v)
           this.ready = this.values.length
         }
         const p = r.pieces[0]
@@ -320,9 +319,8 @@ export function batchProblem(
     return (err as Error).message
   }
   if (isOp(kernel)) {
-    if (!itemBytes || itemBytes.length !== count) return `a ${kernel} batch's item lengths are not known`
     for (let i = 0; i < out.length; i++) {
-      const why = resultProblem(kernel, out[i], itemBytes[i])
+      const why = resultProblem(kernel, out[i], (itemBytes as number[])[i]) // a built-in's batch has them
       if (why) return `item ${i}: ${why}`
     }
   } // a registered kernel's results are any JSON or bytes
