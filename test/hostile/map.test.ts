@@ -56,7 +56,23 @@ const lies: Array<[string, Uint8Array]> = [
   ['results of the wrong type', encodeValues(Array.from({ length: BATCH }, () => 'not a crc'))],
   ['crc32c results out of range', encodeValues(Array.from({ length: BATCH }, () => -1))],
   ['bytes that are no batch', Uint8Array.from([1, 0xff, 0xff, 0xff, 0xff, 0, 1, 2])],
+  // format 2 (one JSON array text): a count its array disagrees with, text that is no array, a count past its bytes
+  [
+    'a format-2 batch whose array holds one more',
+    format2(
+      BATCH,
+      Array.from({ length: BATCH + 1 }, () => 0),
+    ),
+  ],
+  ['a format-2 batch that is no array', format2(BATCH, { length: BATCH })],
+  ['a format-2 batch claiming 65,536 results', Uint8Array.from([2, 0, 1, 0, 0, 0x5b, 0x5d])],
 ]
+
+/** A format-2 batch saying `count` values, whatever `json` holds. */
+function format2(count: number, json: unknown): Uint8Array {
+  const text = new TextEncoder().encode(JSON.stringify(json))
+  return Uint8Array.from([2, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff, ...text])
+}
 
 describe('hostile executors: map batches with wrong counts and types', () => {
   for (const [what, batch] of lies) {

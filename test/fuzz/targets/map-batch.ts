@@ -1,7 +1,8 @@
 // Fuzz targets of map batches (core/compute/mesh/map/batch-codec.ts): hostile
-// bytes checked against a reference decoder that converts every entry with
-// TextDecoder (the codec converts short ASCII entries itself), and the round
-// trip of values, whose bytes must be what TextEncoder makes of them.
+// bytes of both formats checked against a reference decoder, and the round
+// trip of values, whose bytes must be what TextEncoder makes of them: format 2
+// (one JSON array text) where all values are JSON, format 1 (an entry per
+// item) otherwise. Strings cover ASCII, non-ASCII, lone surrogates and long ones.
 import fc from 'fast-check'
 import { decodeBatch, encodeValues, MAX_BATCH_ITEMS, ProtocolError } from 'peercompute'
 import { ensure, FuzzFailure, target } from '../harness.ts'
@@ -22,10 +23,16 @@ const value = fc.oneof(
   fc.uint8Array({ maxLength: 16 }),
   fc.bigInt({ min: -(10n ** 39n), max: 10n ** 39n }),
 )
-const values = fc.array(value, { maxLength: 12 })
+// mixed batches are format 1 on the wire; batches of JSON values only are format 2
+const values = fc.oneof(
+  fc.array(value, { maxLength: 12 }),
+  fc.array(fc.oneof(fc.jsonValue({ maxDepth: 2 }), text), { maxLength: 12 }),
+)
 
 /** The batch of `vs` as the format says, every payload encoded by TextEncoder. */
 function referenceEncode(vs: unknown[]): Uint8Array {
+  if (vs.every((v) => !(v instanceof Uint8Array) && typeof v !== 'bigint'))
+    return concat(Uint8Array.of(2, ...u32(vs.length)), enc.encode(JSON.stringify(vs)))
   const parts: Uint8Array[] = [Uint8Array.of(1, ...u32(vs.length))]
   for (const v of vs) {
     const [tag, bytes] =
@@ -45,9 +52,18 @@ function u32(n: number): number[] {
 
 /** What decodeBatch must return for `b`: its values, or 'error' where it must throw ProtocolError. */
 function referenceDecode(b: Uint8Array): unknown[] | 'error' {
-  if (b.length < 5 || b[0] !== 1) return 'error'
+  if (b.length < 5 || (b[0] !== 1 && b[0] !== 2)) return 'error'
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
   const count = view.getUint32(1)
+  if (b[0] === 2) {
+    if (count > MAX_BATCH_ITEMS || count * 2 > b.length - 5) return 'error'
+    try {
+      const out: unknown = JSON.parse(dec.decode(b.subarray(5)))
+      return Array.isArray(out) && out.length === count ? out : 'error'
+    } catch {
+      return 'error'
+    }
+  }
   if (count > MAX_BATCH_ITEMS || count * 5 > b.length - 5) return 'error'
   const out: unknown[] = []
   let at = 5

@@ -1,7 +1,7 @@
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
-import { ProtocolError } from '../../../errors.js'
-import { decodeBatch, encodeValues, MAX_BATCH_ITEMS } from './batch-codec.js'
+import { PayloadTooLargeError, ProtocolError } from '../../../errors.js'
+import { decodeBatch, encodeLeading, encodeValues, MAX_BATCH_ITEMS } from './batch-codec.js'
 
 const SEED = testSeed(0x3a9)
 
@@ -27,11 +27,22 @@ describe(`map batch codec (SEED=${SEED})`, () => {
       `${'y'.repeat(70)}é`,
       -1.5e-7,
     ]
-    const batch = encodeValues(values)
-    expect(decodeBatch(batch)).toEqual(values)
-    // each entry's bytes are what TextEncoder makes of its JSON, whichever path encoded it
+    // all JSON: format 2, the array's JSON text as TextEncoder makes it (ASCII or not)
+    const json = encodeValues(values)
+    expect(decodeBatch(json)).toEqual(values)
+    expect(Buffer.from(json).toString('hex')).toBe(
+      Buffer.concat([
+        Buffer.from([2, 0, 0, 0, values.length]),
+        new TextEncoder().encode(JSON.stringify(values)),
+      ]).toString('hex'),
+    )
+    // with a bytes item: format 1, each entry's bytes what TextEncoder makes of its JSON, whichever path encoded it
+    const framed = [...values, new Uint8Array(1)]
+    const batch = encodeValues(framed)
+    expect(batch[0]).toBe(1)
+    expect(decodeBatch(batch)).toEqual(framed)
     const want = values.map((v) => new TextEncoder().encode(JSON.stringify(v)))
-    expect(batch.length).toBe(5 + want.reduce((n, b) => n + 5 + b.length, 0))
+    expect(batch.length).toBe(5 + want.reduce((n, b) => n + 5 + b.length, 0) + 6)
     expect(Buffer.from(batch).includes(Buffer.from(want[4]))).toBe(true)
     // a short entry with a lone continuation byte, and one with an overlong encoding: not UTF-8
     for (const bad of [
@@ -39,7 +50,7 @@ describe(`map batch codec (SEED=${SEED})`, () => {
       [0x22, 0xc0, 0xaf, 0x22],
     ])
       expect(() => decodeBatch(Uint8Array.from([1, 0, 0, 0, 1, 0, 0, 0, 0, bad.length, ...bad]))).toThrow(
-        /not UTF-8 JSON/,
+        /entry 0 is malformed/,
       )
   })
 
@@ -70,6 +81,51 @@ describe(`map batch codec (SEED=${SEED})`, () => {
     expect(MAX_BATCH_ITEMS).toBe(65_536)
   })
 
+  it('refuses malformed format-2 batches with ProtocolError: not an array, a count its text disagrees with, bad UTF-8', () => {
+    const b2 = (count: number, text: string | number[]) =>
+      Uint8Array.from([2, 0, 0, count >> 8, count & 0xff, ...(typeof text === 'string' ? Buffer.from(text) : text)])
+    expect(decodeBatch(b2(3, '[1,"a",{}]'))).toEqual([1, 'a', {}])
+    expect(decodeBatch(b2(0, '[]'))).toEqual([])
+    const bad: Array<[Uint8Array, RegExp]> = [
+      [b2(1, '{"0":1}'), /no JSON array of 1/],
+      [b2(1, '77'), /no JSON array/],
+      [b2(2, '[1,2,3]'), /no JSON array of 2/],
+      [b2(3, '[1, 2]'), /no JSON array of 3/],
+      [b2(2, '[1,2'), /no JSON array/],
+      [b2(1, [0x5b, 0x22, 0xc0, 0xaf, 0x22, 0x5d]), /no JSON array/],
+      [b2(300, '[1,2,3]'), /not a batch \(version 2, 300 items\)/], // refused before any parsing
+      [Uint8Array.from([2, 0xff, 0xff, 0xff, 0xff, 0x5b, 0x5d]), /not a batch/],
+    ]
+    for (const [b, why] of bad) {
+      expect(() => decodeBatch(b)).toThrow(ProtocolError)
+      expect(() => decodeBatch(b)).toThrow(why)
+    }
+    expect(() => decodeBatch(b2(3, '[1,"a",{}]'), 4)).toThrow(/3 values where 4/)
+  })
+
+  it('encodeLeading: the leading values that fit, format 2 where all are JSON; one too large is refused', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => i)
+    const all = encodeLeading(values, 1 << 20)
+    expect(all.count).toBe(1000)
+    expect(all.batch[0]).toBe(2)
+    const part = encodeLeading(values, 1000)
+    expect(part.count).toBeGreaterThan(0)
+    expect(part.count).toBeLessThan(1000)
+    expect(part.batch.length).toBeLessThanOrEqual(1000)
+    expect(decodeBatch(part.batch)).toEqual(values.slice(0, part.count))
+    const bytes = encodeLeading([Uint8Array.of(1, 2), Uint8Array.of(3), 5], 19)
+    expect(bytes.count).toBe(1) // 3 (25 bytes) do not fit, 1 (12) does
+    expect(decodeBatch(bytes.batch)).toEqual([Uint8Array.of(1, 2)])
+    expect(() => encodeLeading(['x'.repeat(100)], 50)).toThrow(PayloadTooLargeError)
+    expect(() => encodeLeading([new Uint8Array(100)], 50)).toThrow(PayloadTooLargeError)
+  })
+
+  it('PROTOCOL.md\'s example of format 2: the items 7 and "a"', () => {
+    expect(Buffer.from(encodeValues([7, 'a'])).toString('hex')).toBe(
+      `0200000002${Buffer.from('[7,"a"]').toString('hex')}`,
+    )
+  })
+
   it("PROTOCOL.md's example: the items 7 and the bytes 01 02", () => {
     const hex = Buffer.from(encodeValues([7, Uint8Array.from([1, 2])])).toString('hex')
     expect(hex).toBe(['01', '00000002', '00', '00000001', '37', '01', '00000002', '0102'].join(''))
@@ -77,6 +133,8 @@ describe(`map batch codec (SEED=${SEED})`, () => {
 
   it('refuses what cannot travel', () => {
     expect(() => encodeValues([undefined])).toThrow(TypeError)
+    expect(() => encodeValues([1, () => 1])).toThrow(TypeError)
+    expect(() => encodeValues([{ n: 1n }])).toThrow(TypeError)
     const cyc: Record<string, unknown> = {}
     cyc.self = cyc
     expect(() => encodeValues([cyc])).toThrow(TypeError)

@@ -2,13 +2,18 @@ import { PayloadTooLargeError, ProtocolError } from '../../../errors.js'
 
 // A map batch as it travels: the items of one task's input, or the results
 // of its output. Pure and bounded: decoding never allocates past the buffer
-// it is given, and refuses counts above MAX_BATCH_ITEMS. Spec: PROTOCOL.md,
-// "Map batches".
+// it is given, and refuses counts above MAX_BATCH_ITEMS. Two formats: a batch
+// of JSON values only is one JSON array text (format 2: the engine's native
+// JSON.parse/stringify of the whole batch, ~10-30 ns an item, instead of a
+// frame and a conversion per item); a batch with bytes or bigints frames each
+// item (format 1). Spec: PROTOCOL.md, "Map batches".
 
 /** The kernel name a map batch runs as: its input is a batch of items, its output a batch of results. */
 export const MAP_KERNEL = '@map'
-/** Format version, the first byte of every batch. */
+/** Format version of a batch that frames each item (bytes, bigints), its first byte. */
 export const BATCH_VERSION = 1
+/** Format version of a batch of JSON values only, written as one JSON array text. */
+export const BATCH_VERSION_JSON = 2
 /** Most items in one batch. */
 export const MAX_BATCH_ITEMS = 65_536
 /** Largest encoded batch of items a submitter builds, bytes (a single larger item is refused). */
@@ -23,65 +28,56 @@ const TAG_BIGINT = 2
 const HEADER = 5 // version u8, count u32
 const ENTRY = 5 // tag u8, length u32
 
+/** What JSON.stringify makes nothing of (inside an array: null). */
+const NOT_JSON = ['undefined', 'function', 'symbol']
 const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })
-/** Strings up to this long are converted byte by byte when ASCII (a TextEncoder/TextDecoder call costs more than the loop). */
-const SHORT = 64
 
-/** `s` as UTF-8: short ASCII strings (most items: numbers, small JSON) without a TextEncoder call. */
-function utf8Bytes(s: string): Uint8Array {
-  const n = s.length
-  if (n > SHORT) return enc.encode(s)
-  const out = new Uint8Array(n)
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i)
-    if (c > 0x7f) return enc.encode(s)
-    out[i] = c
-  }
-  return out
-}
-
-/** UTF-8 `bytes` as a string; TypeError where they are not UTF-8. Short ASCII (always valid UTF-8) without a TextDecoder call. */
-function utf8String(bytes: Uint8Array): string {
-  const n = bytes.length
-  if (n > SHORT) return dec.decode(bytes)
-  let s = ''
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i]
-    if (b > 0x7f) return dec.decode(bytes)
-    s += String.fromCharCode(b)
-  }
-  return s
-}
-
-/** One value's tag and payload bytes; TypeError for what cannot travel (undefined, functions, cycles). */
-export function encodeValue(v: MapValue): { tag: number; bytes: Uint8Array } {
-  if (v instanceof Uint8Array) return { tag: TAG_BYTES, bytes: v }
-  if (typeof v === 'bigint') return { tag: TAG_BIGINT, bytes: utf8Bytes(v.toString()) }
-  let json: string | undefined
+/** `v` as JSON text; TypeError for what cannot travel (undefined, functions, cycles, bigints inside). */
+function json(v: unknown): string {
+  let t: string | undefined
   try {
-    json = JSON.stringify(v)
-  } catch (err) {
-    throw new TypeError(`a map value must be JSON or bytes: ${(err as Error).message}`)
-  }
-  if (json === undefined) throw new TypeError(`a map value must be JSON or bytes; got ${typeof v}`)
-  return { tag: TAG_JSON, bytes: utf8Bytes(json) }
+    t = JSON.stringify(v)
+  } catch {}
+  if (t === undefined) throw new TypeError('a map value must be JSON or bytes')
+  return t
 }
 
-/** Encoded size of one value in a batch (its entry header included). */
-export function entrySize(e: { bytes: Uint8Array }): number {
-  return ENTRY + e.bytes.length
-}
-
-/** Encodes values (already passed through `encodeValue`) into one batch. */
-export function encodeBatch(entries: ReadonlyArray<{ tag: number; bytes: Uint8Array }>): Uint8Array {
-  if (entries.length > MAX_BATCH_ITEMS)
-    throw new PayloadTooLargeError(`a batch of ${entries.length} items exceeds ${MAX_BATCH_ITEMS}`)
-  const size = entries.reduce((s, e) => s + entrySize(e), HEADER)
-  const out = new Uint8Array(size)
+/** A batch of `count` items (at most MAX_BATCH_ITEMS: callers cut them), its header written, `size` bytes after it. */
+function frame(version: number, count: number, size: number): { out: Uint8Array; view: DataView } {
+  const out = new Uint8Array(HEADER + size)
   const view = new DataView(out.buffer)
-  out[0] = BATCH_VERSION
-  view.setUint32(1, entries.length)
+  out[0] = version
+  view.setUint32(1, count)
+  return { out, view }
+}
+
+/**
+ * Encodes plain values into one batch: format 2 (the array's JSON text) where
+ * all are JSON, else format 1 (an entry per value); TypeError for what cannot travel.
+ */
+export function encodeValues(values: readonly MapValue[]): Uint8Array {
+  if (values.every((v) => !(v instanceof Uint8Array) && typeof v !== 'bigint')) {
+    // a value JSON cannot hold would be null inside the array: refused as it is alone
+    for (const v of values) if (NOT_JSON.includes(typeof v)) json(v)
+    const text = enc.encode(json(values))
+    const { out } = frame(BATCH_VERSION_JSON, values.length, text.length)
+    out.set(text, HEADER)
+    return out
+  }
+  const entries = values.map((v) =>
+    v instanceof Uint8Array
+      ? { tag: TAG_BYTES, bytes: v }
+      : {
+          tag: typeof v === 'bigint' ? TAG_BIGINT : TAG_JSON,
+          bytes: enc.encode(typeof v === 'bigint' ? `${v}` : json(v)),
+        },
+  )
+  const { out, view } = frame(
+    BATCH_VERSION,
+    entries.length,
+    entries.reduce((n, e) => n + ENTRY + e.bytes.length, 0),
+  )
   let at = HEADER
   for (const e of entries) {
     out[at] = e.tag
@@ -92,64 +88,70 @@ export function encodeBatch(entries: ReadonlyArray<{ tag: number; bytes: Uint8Ar
   return out
 }
 
-/** Encodes plain values into one batch. */
-export function encodeValues(values: readonly MapValue[]): Uint8Array {
-  return encodeBatch(values.map(encodeValue))
+/**
+ * The leading values of `values` that fit a batch of `maxBytes`, encoded:
+ * at least one (`PayloadTooLargeError` where one alone does not fit); a
+ * batch past `maxBytes` is cut in half until it fits.
+ */
+export function encodeLeading(values: readonly MapValue[], maxBytes: number): { batch: Uint8Array; count: number } {
+  for (let n = Math.min(values.length, MAX_BATCH_ITEMS); ; n >>= 1) {
+    const batch = encodeValues(values.slice(0, n))
+    if (batch.length <= maxBytes) return { batch, count: n }
+    if (n === 1) throw new PayloadTooLargeError(`a map item exceeds a batch (${maxBytes} bytes)`)
+  }
 }
 
 /**
- * Decodes a batch; `ProtocolError` for anything malformed: a wrong version,
- * a count above MAX_BATCH_ITEMS or other than `expectCount`, a length past
- * the end, trailing bytes, bad UTF-8 or JSON, a malformed bigint. Bytes come
- * back as views into `buf`.
+ * Decodes a batch of either format; `ProtocolError` for anything malformed:
+ * a wrong version, a count above MAX_BATCH_ITEMS or other than `expectCount`,
+ * a count the bytes cannot hold, an entry's length past the end, bytes after
+ * the last entry, an unknown tag, bad UTF-8 or JSON, a malformed bigint, a
+ * format-2 text that is no array of exactly `count` values. Bytes come back
+ * as views into `buf`.
  */
 export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
-  if (buf.length < HEADER) throw new ProtocolError(`a batch needs ${HEADER} header bytes; got ${buf.length}`)
-  if (buf[0] !== BATCH_VERSION) throw new ProtocolError(`unknown batch version ${buf[0]}`)
+  const v = buf[0]
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  const count = view.getUint32(1)
-  if (count > MAX_BATCH_ITEMS) throw new ProtocolError(`a batch of ${count} items exceeds ${MAX_BATCH_ITEMS}`)
-  if (expectCount !== undefined && count !== expectCount)
+  const count = buf.length < HEADER ? -1 : view.getUint32(1)
+  // every entry takes at least its header (format 2: a byte and a comma or bracket): a count the bytes cannot hold is refused before any work
+  if (
+    (v !== BATCH_VERSION && v !== BATCH_VERSION_JSON) ||
+    count < 0 ||
+    count > MAX_BATCH_ITEMS ||
+    count * (v === BATCH_VERSION ? ENTRY : 2) > buf.length - HEADER
+  )
+    throw new ProtocolError(`not a batch (version ${v}, ${count} items)`)
+  if (count !== (expectCount ?? count))
     throw new ProtocolError(`a batch of ${count} values where ${expectCount} were expected`)
-  // every entry takes at least its header: a count the buffer cannot hold is refused before any work
-  if (count * ENTRY > buf.length - HEADER) throw new ProtocolError(`a batch of ${count} items cannot fit its bytes`)
+  if (v === BATCH_VERSION_JSON) {
+    let out: unknown
+    try {
+      out = JSON.parse(dec.decode(buf.subarray(HEADER)))
+    } catch {}
+    if (!Array.isArray(out) || out.length !== count)
+      throw new ProtocolError(`a format-2 batch is no JSON array of ${count}`)
+    return out
+  }
   const out: MapValue[] = new Array(count)
   let at = HEADER
   for (let i = 0; i < count; i++) {
-    if (at + ENTRY > buf.length) throw new ProtocolError(`batch entry ${i} is cut off`)
     const tag = buf[at]
-    const len = view.getUint32(at + 1)
     const start = at + ENTRY
-    if (len > buf.length - start) throw new ProtocolError(`batch entry ${i} claims ${len} bytes past the end`)
-    const bytes = buf.subarray(start, start + len)
-    out[i] = decodeValue(tag, bytes, i)
+    const len = start > buf.length ? -1 : view.getUint32(at + 1)
     at = start + len
+    if (len < 0 || at > buf.length || tag > TAG_BIGINT) throw new ProtocolError(`batch entry ${i} is malformed`)
+    const bytes = buf.subarray(start, at)
+    if (tag === TAG_BYTES) out[i] = bytes
+    else
+      try {
+        const s = dec.decode(bytes)
+        if (tag === TAG_JSON) out[i] = JSON.parse(s)
+        else if (/^-?[0-9]{1,40}$/.test(s)) out[i] = BigInt(s)
+        else throw s
+      } catch {
+        throw new ProtocolError(`batch entry ${i} is malformed`)
+      }
   }
-  if (at !== buf.length) throw new ProtocolError(`${buf.length - at} bytes after the last batch entry`)
+  if (at !== buf.length) throw new ProtocolError('bytes after the last batch entry')
   return out
-}
-
-function decodeValue(tag: number, bytes: Uint8Array, i: number): MapValue {
-  switch (tag) {
-    case TAG_BYTES:
-      return bytes
-    case TAG_JSON:
-      try {
-        return JSON.parse(utf8String(bytes))
-      } catch {
-        throw new ProtocolError(`batch entry ${i} is not UTF-8 JSON`)
-      }
-    case TAG_BIGINT: {
-      let s: string
-      try {
-        s = utf8String(bytes)
-      } catch {
-        throw new ProtocolError(`batch entry ${i} is not a UTF-8 bigint`)
-      }
-      if (!/^-?[0-9]{1,40}$/.test(s)) throw new ProtocolError(`batch entry ${i} is not a bigint of at most 40 digits`)
-      return BigInt(s)
-    }
-    default:
-      throw new ProtocolError(`batch entry ${i} has unknown tag ${tag}`)
-  }
 }

@@ -1,4 +1,4 @@
-import { AbortError, PayloadTooLargeError, PeerComputeError } from '../../../errors.js'
+import { AbortError, PeerComputeError } from '../../../errors.js'
 import { isOp } from '../../../ops.js'
 import type { Job } from '../job.js'
 import type { JobInit, JobSpec } from '../job-types.js'
@@ -6,15 +6,16 @@ import type { Candidate, SchedulerPolicy } from '../policies.js'
 import { resultProblem } from '../result-check.js'
 import {
   decodeBatch,
-  encodeBatch,
-  encodeValue,
-  entrySize,
+  encodeLeading,
   MAP_KERNEL,
   MAX_BATCH_BYTES,
   MAX_BATCH_ITEMS,
   type MapValue,
 } from './batch-codec.js'
 import { batchWindow, medianRttMs, nextBatchItems } from './batch-size.js'
+
+/** A batch as it leaves: its bytes, its items, and (a built-in's) their lengths. */
+type Batch = { batch: Uint8Array; count: number; itemBytes?: number[] }
 
 /** A map job as `node.compute.map` takes it. */
 export interface MapSpec
@@ -75,11 +76,14 @@ export class MapJob implements AsyncIterable<MapValue> {
   private readonly spec: MapSpec
   private readonly host: MapHost
   private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
+  /** Results in input order, dense: a batch's results join only once every earlier one has. */
   private readonly values: MapValue[] = []
-  private readonly filled: boolean[] = []
+  /** Results of batches that finished before an earlier one, by their first item's index. */
+  private readonly early = new Map<number, MapValue[]>()
   private readonly running = new Set<Job>()
   private waiters: Array<() => void> = []
-  private carry?: { tag: number; bytes: Uint8Array; size: number }
+  /** Items pulled that did not fit the last batch: the next one starts with them. */
+  private carry: MapValue[] = []
   private pulled = 0
   private ready = 0
   private exhausted = false
@@ -170,63 +174,53 @@ export class MapJob implements AsyncIterable<MapValue> {
         await new Promise<void>((r) => this.waiters.push(r))
         continue
       }
-      const batch = await this.readBatch()
+      const { first, batch } = await this.readBatch()
       if (this.finished) return
-      if (batch.entries.length > 0) this.launch(batch.first, batch.entries)
+      if (batch) this.launch(first, batch)
     }
     this.maybeFinish()
   }
 
-  private async readBatch(): Promise<{ first: number; entries: Array<{ tag: number; bytes: Uint8Array }> }> {
+  private async readBatch(): Promise<{ first: number; batch?: Batch }> {
     const rttMs = medianRttMs(this.host.candidates())
     const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
-    const first = this.pulled - (this.carry ? 1 : 0)
-    const entries: Array<{ tag: number; bytes: Uint8Array }> = []
-    let bytes = 5
+    const first = this.pulled - this.carry.length
+    const items = this.carry.splice(0, want)
     const builtin = isOp(this.kernel)
-    while (entries.length < want) {
-      let e = this.carry
-      this.carry = undefined
-      if (!e) {
-        const r = await this.input.next()
-        if (this.finished) break
-        if (r.done) {
-          this.exhausted = true
-          break
-        }
-        this.pulled++
-        if (builtin && !(r.value instanceof Uint8Array))
-          throw new TypeError(`item ${this.pulled - 1}: a ${this.kernel} item must be a Uint8Array`)
-        const v = encodeValue(r.value)
-        e = { ...v, size: entrySize(v) }
-        if (e.size + 5 > MAX_BATCH_BYTES)
-          throw new PayloadTooLargeError(
-            `item ${this.pulled - 1} of ${e.size} bytes exceeds a batch (${MAX_BATCH_BYTES})`,
-          )
-      }
-      if (bytes + e.size > MAX_BATCH_BYTES && entries.length > 0) {
-        this.carry = e // the next batch starts with it
+    while (items.length < want) {
+      let r = this.input.next()
+      if (r instanceof Promise) r = await r // a plain iterable's items are pulled without a turn each
+      if (this.finished) break
+      if (r.done) {
+        this.exhausted = true
         break
       }
-      entries.push(e)
-      bytes += e.size
+      this.pulled++
+      if (builtin && !(r.value instanceof Uint8Array))
+        throw new TypeError(`item ${this.pulled - 1}: a ${this.kernel} item must be a Uint8Array`)
+      items.push(r.value)
     }
-    return { first, entries }
+    if (items.length === 0) return { first }
+    const batch: Batch = encodeLeading(items, MAX_BATCH_BYTES)
+    // a built-in's results are checked against its items' lengths (its items are bytes)
+    if (builtin) batch.itemBytes = items.slice(0, batch.count).map((b) => (b as Uint8Array).length)
+    // what did not fit starts the next batch
+    if (batch.count < items.length) this.carry = items.slice(batch.count).concat(this.carry)
+    return { first, batch }
   }
 
-  private launch(first: number, entries: Array<{ tag: number; bytes: Uint8Array }>): void {
+  private launch(first: number, encoded: Batch): void {
     const index = this.batchCount++
-    const count = entries.length
+    const { count, itemBytes } = encoded
     this.lastItems = count
-    const itemBytes = entries.map((e) => e.bytes.length)
     const kernel = this.kernel
     const s = this.spec
     const job = this.host.startJob({
       kernel: MAP_KERNEL,
       params: { kernel, ...(s.params ? { params: s.params } : {}) },
       needs: kernel,
-      data: encodeBatch(entries),
-      checkResult: (v) => batchProblem(kernel, v, itemBytes),
+      data: encoded.batch,
+      checkResult: (v) => batchProblem(kernel, v, count, itemBytes),
       noPipeline: true, // a peer gets its slots' worth of batches, so batches spread over the peers
       ...(s.requirements ? { requirements: s.requirements } : {}),
       ...(s.redundancy ? { redundancy: s.redundancy } : {}),
@@ -242,12 +236,13 @@ export class MapJob implements AsyncIterable<MapValue> {
         this.running.delete(job)
         if (this.finished) return
         const bytes = r.result as unknown as Uint8Array // checked by batchProblem already
-        const out = takeChecked(bytes) ?? decodeBatch(bytes, count)
-        for (let i = 0; i < count; i++) {
-          this.values[first + i] = out[i]
-          this.filled[first + i] = true
+        this.early.set(first, takeChecked(bytes) ?? decodeBatch(bytes, count))
+        // join every batch now in order (values stays a dense array, never one with holes)
+        for (let out = this.early.get(this.ready); out; out = this.early.get(this.ready)) {
+          this.early.delete(this.ready)
+          for (const v of out) this.values.push(v)
+          this.ready = this.values.length
         }
-        while (this.filled[this.ready]) this.ready++
         const p = r.pieces[0]
         const perItem = p.execMs / count
         this.msPerItem = this.msPerItem === undefined ? perItem : (this.msPerItem + perItem) / 2
@@ -277,7 +272,7 @@ export class MapJob implements AsyncIterable<MapValue> {
   }
 
   private maybeFinish(): void {
-    if (this.finished || !this.exhausted || this.carry || this.running.size > 0) return
+    if (this.finished || !this.exhausted || this.carry.length > 0 || this.running.size > 0) return
     if (this.ready < this.pulled) return
     this.finished = true
     this.resolve(this.values)
@@ -306,18 +301,26 @@ function takeChecked(bytes: Uint8Array): MapValue[] | undefined {
   return values
 }
 
-/** Why `value` is not the results of a batch of `kernel` over items of `itemBytes` lengths; undefined when it may be. */
-export function batchProblem(kernel: string, value: unknown, itemBytes: number[]): string | undefined {
+/**
+ * Why `value` is not the results of a batch of `kernel` over `count` items
+ * (of `itemBytes` lengths: a built-in's items); undefined when it may be.
+ */
+export function batchProblem(
+  kernel: string,
+  value: unknown,
+  count: number,
+  itemBytes?: readonly number[],
+): string | undefined {
   if (!(value instanceof Uint8Array)) return 'a map batch result must be bytes'
   let out: MapValue[]
   try {
-    out = decodeBatch(value, itemBytes.length)
+    out = decodeBatch(value, count)
   } catch (err) {
     return (err as Error).message
   }
   if (isOp(kernel)) {
     for (let i = 0; i < out.length; i++) {
-      const why = resultProblem(kernel, out[i], itemBytes[i])
+      const why = resultProblem(kernel, out[i], (itemBytes as number[])[i]) // a built-in's batch has them
       if (why) return `item ${i}: ${why}`
     }
   } // a registered kernel's results are any JSON or bytes
