@@ -60,12 +60,13 @@ async function rendererCpu(): Promise<Map<number, number>> {
   return new Map(r.processInfo.filter((p) => p.type === 'renderer').map((p) => [p.id, p.cpuTime]))
 }
 
-/** Keeps `jobs` fnv64 jobs in flight on `peer` alone (the submitter runs none) until `stop` turns true. */
-function feed(node: NodeKernel, peer: string, jobs: number, stop: () => boolean): Promise<void> {
+/** Keeps `jobs` fnv64 jobs in flight on `peer` alone (the submitter runs none) until `stop` aborts them. */
+function feed(node: NodeKernel, peer: string, jobs: number, stop: AbortSignal): Promise<void> {
   const one = async (): Promise<void> => {
-    while (!stop()) {
+    while (!stop.aborted) {
+      // cancelled at the end: a paused volunteer would otherwise refuse the rest until the jobs give up
       await node.compute
-        .submit({ op: 'fnv64', data: { url: data.href, length: SIZE }, pieceBytes: PIECE, peers: [peer] })
+        .submit({ op: 'fnv64', data: { url: data.href, length: SIZE }, pieceBytes: PIECE, peers: [peer], signal: stop })
         .result.catch(() => {})
     }
   }
@@ -99,8 +100,8 @@ async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tas
     )
   const id = (await stats()).peerId
   await waitFor('the submitter sees the volunteer', () => submitter.getStatus().peers.some((p) => p.id === id), 30_000)
-  let done = false
-  const feeding = feed(submitter, id, 3, () => done)
+  const done = new AbortController()
+  const feeding = feed(submitter, id, 3, done.signal)
   await new Promise((r) => setTimeout(r, WARMUP_MS))
   const [s0, c0, t0] = [await stats(), await rendererCpu(), performance.now()]
   await new Promise((r) => setTimeout(r, WINDOW_MS))
@@ -125,7 +126,7 @@ async function measure(maxCpu: string): Promise<{ busy: number; cpu: number; tas
         document.dispatchEvent(new Event('visibilitychange'))
       }),
   )
-  done = true
+  done.abort()
   await feeding
   await context.close()
   let cpu = 0
@@ -154,3 +155,5 @@ try {
   await site.close()
   await stopProcess(host)
 }
+// everything above is stopped; a handle of the browser driver may still hold the loop, so end here
+process.exit(0)
