@@ -141,7 +141,7 @@ describe(`MapJob (in-memory peers, SEED=${SEED})`, () => {
     const job = map({ kernel: 'inc', inputs: count(1000), batchItems: 10, signal: ac.signal })
     const it = job[Symbol.asyncIterator]()
     const first = it.next()
-    while (runs() === 0) await new Promise((r) => setTimeout(r, 1)) // poll: batches are running
+    while (runs() === 0) await new Promise((r) => setImmediate(r)) // until a batch is running on a peer
     ac.abort()
     await expect(job.result).rejects.toBeInstanceOf(AbortError)
     await expect(first).rejects.toBeInstanceOf(AbortError)
