@@ -4,7 +4,7 @@
 // (the tests put their relay's address in the script tag's data-relay).
 // serveData is a data host on another origin, for any page that reads ranges.
 import { readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, normalize, resolve, sep } from 'node:path'
 
@@ -65,7 +65,11 @@ export function withRelay(html: string, relay: string, extra = ''): string {
 }
 
 /** Serves `data` with Range support and CORS (a page fetches it from another origin). */
-export async function serveData(data: Uint8Array): Promise<{ href: string; origin: string; close(): Promise<void> }> {
+export async function serveData(
+  data: Uint8Array,
+  /** Decides when a GET is answered (a slow or held host): calls `answer` now or later. */
+  gate: (req: IncomingMessage, answer: () => void) => void = (_req, answer) => answer(),
+): Promise<{ href: string; origin: string; close(): Promise<void> }> {
   const cors = {
     'access-control-allow-origin': '*',
     'access-control-allow-headers': 'range, if-match, if-unmodified-since',
@@ -77,14 +81,16 @@ export async function serveData(data: Uint8Array): Promise<{ href: string; origi
       return
     }
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
-    if (!m) {
-      res.writeHead(200, { ...cors, 'content-length': data.length }).end(data)
-      return
-    }
-    const a = Number(m[1])
-    const b = Math.min(Number(m[2]), data.length - 1)
-    res.writeHead(206, { ...cors, 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': b - a + 1 })
-    res.end(data.subarray(a, b + 1))
+    gate(req, () => {
+      if (!m) {
+        res.writeHead(200, { ...cors, 'content-length': data.length }).end(data)
+        return
+      }
+      const a = Number(m[1])
+      const b = Math.min(Number(m[2]), data.length - 1)
+      res.writeHead(206, { ...cors, 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': b - a + 1 })
+      res.end(data.subarray(a, b + 1))
+    })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

@@ -3,8 +3,6 @@
 // peer id (kept in IndexedDB), and a Node submitter's job that was running on
 // that peer meanwhile completes with every piece. Runs only in a namespace whose
 // sole interface is loopback (npm test provides one).
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import * as kernels from '@peercompute/kernels'
 import type { NodeKernel } from 'peercompute'
@@ -14,6 +12,7 @@ import type { TabsState } from '../examples/tabs/types.ts'
 import { loopbackOnly, type testRelay, waitFor } from '../test/integration/helpers.ts'
 import { type ExampleServer, haveChromium, setHidden } from './browser.ts'
 import { openExamplesInChromium, startRelayAndSubmitter } from './fixtures.ts'
+import { serveData } from './static-server.ts'
 
 const PIECE = 256 * 1024
 
@@ -245,43 +244,23 @@ interface SlowData {
  * closes. `holdPages(true)` holds the pages' requests until `holdPages(false)`.
  */
 async function serveSlowly(bytes: Uint8Array, delayMs: number): Promise<SlowData> {
-  const cors = {
-    'access-control-allow-origin': '*',
-    'access-control-allow-headers': 'range, if-match, if-unmodified-since',
-    'access-control-expose-headers': 'content-range, content-length, etag',
-  }
   const timers = new Set<ReturnType<typeof setTimeout>>()
   let hold = false
   const held: Array<() => void> = []
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET' }).end()
-      return
-    }
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
-    const answer = () => {
-      if (!m) {
-        res.writeHead(200, { ...cors, 'content-length': bytes.length }).end(bytes)
-        return
-      }
-      const a = Number(m[1])
-      const b = Math.min(Number(m[2]), bytes.length - 1)
-      res.writeHead(206, { ...cors, 'content-range': `bytes ${a}-${b}/${bytes.length}`, 'content-length': b - a + 1 })
-      res.end(bytes.subarray(a, b + 1))
-    }
+  const host = await serveData(bytes, (req, answer) => {
     if (hold && /Chrome/.test(req.headers['user-agent'] ?? '')) {
       held.push(answer)
       return
     }
+    // a slow host, not a synchronisation: the job must still be running when the leader closes
     const t = setTimeout(() => {
       timers.delete(t)
       answer()
     }, delayMs)
     timers.add(t)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   return {
-    href: `http://127.0.0.1:${(server.address() as AddressInfo).port}/blob.bin`,
+    href: host.href,
     bytes,
     holdPages(on) {
       hold = on
@@ -290,11 +269,9 @@ async function serveSlowly(bytes: Uint8Array, delayMs: number): Promise<SlowData
     get heldFromPages() {
       return held.length
     },
-    close: () =>
-      new Promise((r) => {
-        for (const t of timers) clearTimeout(t)
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
+    close: () => {
+      for (const t of timers) clearTimeout(t)
+      return host.close()
+    },
   }
 }
