@@ -18,6 +18,7 @@ import {
   encodeValues,
   generatePublisherKey,
   importPublisherKey,
+  MAP_PIPELINE,
   type MapJob,
   type MapSpec,
   type NodeCreateOptions,
@@ -30,10 +31,11 @@ import { until } from './lib/wait.ts'
 
 giveUpAfter('bench:map', 10)
 
-const ITEMS = Number(process.env.MAP_ITEMS ?? 100_000)
+const ITEMS = Number(process.env.MAP_ITEMS ?? 1_000_000)
 /** MAP_BATCH=N fixes the items per batch (default: sized from the round trip, as map jobs do). */
 const BATCH = process.env.MAP_BATCH ? Number(process.env.MAP_BATCH) : undefined
-const ROUNDS = 2
+/** Rounds of each measurement (MAP_ROUNDS); the median is reported. */
+const ROUNDS = Number(process.env.MAP_ROUNDS ?? 5)
 const ECHO = '/peercompute/bench-map-echo/1.0.0'
 const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
 const dir = benchDir('map')
@@ -55,25 +57,19 @@ async function kernel(): Promise<{ bundle: Uint8Array; publicKey: string; module
   return { bundle, publicKey: pair.publicKey, moduleUrl: pathToFileURL(file).href }
 }
 
-/** Runs the map job `rounds` times; the best items/s and the last job. */
-async function runMap(node: NodeKernel, spec: () => MapSpec, inputs: number[]): Promise<{ rate: number; job: MapJob }> {
-  let best = 0
-  let last: MapJob | undefined
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = performance.now()
-    const job = node.compute.map(spec())
-    const out = await job.result
-    const rate = inputs.length / ((performance.now() - t0) / 1000)
-    if (out.length !== inputs.length || out[inputs.length - 1] !== inputs[inputs.length - 1] + 1)
-      throw new Error('bench:map: wrong results')
-    best = Math.max(best, rate)
-    last = job
-  }
-  return { rate: best, job: last as MapJob }
+/** One map job over `inputs`: items/s and the job. */
+async function runMap(node: NodeKernel, spec: MapSpec, inputs: number[]): Promise<{ rate: number; job: MapJob }> {
+  const t0 = performance.now()
+  const job = node.compute.map(spec)
+  const out = await job.result
+  const rate = inputs.length / ((performance.now() - t0) / 1000)
+  if (out.length !== inputs.length || out.some((v, i) => v !== inputs[i] + 1))
+    throw new Error('bench:map: wrong results')
+  return { rate, job }
 }
 
-/** The same batches' bytes echoed over a bare stream, `inflight` at a time: items/s. */
-async function echoBatches(stream: Stream, batches: Uint8Array[], counts: number[], inflight: number): Promise<number> {
+/** An echo over `stream`: each call sends the batches, `inflight` at a time, and resolves with items/s once all came back. */
+function echoer(stream: Stream): (batches: Uint8Array[], items: number, inflight: number) => Promise<number> {
   const waiting: Array<{ left: number; done: () => void }> = []
   stream.addEventListener('message', (e) => {
     let n = e.data.byteLength
@@ -93,9 +89,7 @@ async function echoBatches(stream: Stream, batches: Uint8Array[], counts: number
       waiting.push({ left: b.length, done })
       if (!stream.send(b)) void stream.onDrain()
     })
-  let best = 0
-  const items = counts.reduce((s, c) => s + c, 0)
-  for (let r = 0; r < ROUNDS; r++) {
+  return async (batches, items, inflight) => {
     const t0 = performance.now()
     let next = 0
     await Promise.all(
@@ -103,10 +97,11 @@ async function echoBatches(stream: Stream, batches: Uint8Array[], counts: number
         while (next < batches.length) await one(batches[next++])
       }),
     )
-    best = Math.max(best, items / ((performance.now() - t0) / 1000))
+    return items / ((performance.now() - t0) / 1000)
   }
-  return best
 }
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
 
 async function pair(
   relay: string,
@@ -116,7 +111,16 @@ async function pair(
   connected: (a: NodeKernel, b: NodeKernel) => boolean,
   setup: (b: NodeKernel) => void,
   inputs: number[],
-): Promise<{ label: string; map: number; echo: number; batches: number; inflight: number; transport: string }> {
+): Promise<{
+  label: string
+  map: number
+  echo: number
+  ratios: number[]
+  batches: number
+  bytesPerItem: number
+  inflight: number
+  transport: string
+}> {
   const a = await createNode({ ...LOOP, relays: [relay], ...extra })
   const b = await createNode({ ...LOOP, relays: [relay], ...extra })
   try {
@@ -138,15 +142,16 @@ async function pair(
         includeLocal: false,
         ...(BATCH ? { batchItems: BATCH } : {}),
       }) as MapSpec
-    await runMap(a, () => ({ ...spec(), inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000)) // warm-up: fetch, verify, JIT
-    const { rate, job } = await runMap(a, spec, inputs)
+    // warm-up: fetch, verify, JIT; the first full job's batches are the echo's
+    await runMap(a, { ...spec(), inputs: inputs.slice(0, 5000) }, inputs.slice(0, 5000))
+    const { job } = await runMap(a, spec(), inputs)
     const transport =
       a
         .getStatus()
         .connections.filter((c) => c.peer === b.peerId)
         .map((c) => c.transport)
         .join('+') || 'none'
-    // the echo: the job's own batches, as many in flight as it keeps on one peer (its slots: cores + 1)
+    // the echo: the job's own batches, as many in flight as it keeps on one peer (its slots × MAP_PIPELINE)
     await b.network.handle(ECHO, (s) => {
       s.addEventListener('message', (e) => {
         if (!s.send(e.data.subarray())) void s.onDrain().catch(() => {})
@@ -154,12 +159,30 @@ async function pair(
     })
     const order = [...job.batches].sort((x, y) => x.first - y.first)
     const batches = order.map((bt) => encodeValues(inputs.slice(bt.first, bt.first + bt.count)))
-    const counts = order.map((bt) => bt.count)
-    const inflight = Math.min(Math.max(1, availableParallelism()), 16) + 1
+    const slots = a.getStatus().peers.find((p) => p.id === b.peerId)?.caps.cores ?? availableParallelism()
+    const inflight = Number(process.env.ECHO_INFLIGHT ?? (Math.min(Math.max(1, slots), 16) + 1) * MAP_PIPELINE)
     const stream = await a.network.dialProtocol(b.peerId, ECHO)
-    const echo = await echoBatches(stream, batches, counts, inflight)
+    const echo = echoer(stream)
+    await echo(batches, ITEMS, inflight)
+    // map and echo take turns, so what the machine does meanwhile falls on both alike
+    const maps: number[] = []
+    const echoes: number[] = []
+    for (let r = 0; r < ROUNDS; r++) {
+      maps.push((await runMap(a, spec(), inputs)).rate)
+      echoes.push(await echo(batches, ITEMS, inflight))
+    }
     await stream.close().catch(() => stream.abort(new Error('close failed')))
-    return { label, map: rate, echo, batches: batches.length, inflight, transport }
+    const bytes = batches.reduce((n, x) => n + x.length, 0)
+    return {
+      label,
+      map: median(maps),
+      echo: median(echoes),
+      ratios: maps.map((m, i) => m / echoes[i]),
+      batches: batches.length,
+      bytesPerItem: bytes / ITEMS,
+      inflight,
+      transport,
+    }
   } finally {
     await Promise.all([a.stop(), b.stop()])
   }
@@ -190,8 +213,10 @@ async function main(relay: RelayProcess): Promise<void> {
   try {
     await solo.start()
     solo.registerKernel('inc', moduleUrl)
-    await runMap(solo, () => ({ kernel: 'inc', inputs: inputs.slice(0, 5000) }), inputs.slice(0, 5000))
-    local = (await runMap(solo, () => ({ kernel: 'inc', inputs }), inputs)).rate
+    await runMap(solo, { kernel: 'inc', inputs: inputs.slice(0, 5000) }, inputs.slice(0, 5000))
+    const rates: number[] = []
+    for (let r = 0; r < ROUNDS; r++) rates.push((await runMap(solo, { kernel: 'inc', inputs }, inputs)).rate)
+    local = median(rates)
   } catch (err) {
     console.error(`local pool: ${(err as Error).message}`)
   } finally {
@@ -202,7 +227,7 @@ async function main(relay: RelayProcess): Promise<void> {
     'direct',
     k,
     { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
-    (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && !c.relay && c.transport !== 'relayed'),
+    (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && c.transport === 'tcp'),
     setup,
     inputs,
   )
@@ -217,14 +242,16 @@ async function main(relay: RelayProcess): Promise<void> {
   )
   const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
   console.log(
-    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; best of ${ROUNDS}`,
+    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; median of ${ROUNDS} rounds, map and echo taking turns`,
   )
   console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
-  console.log('| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo |')
+  console.log(
+    '| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo (median; per round, low–high) |',
+  )
   console.log('|---|---|---:|---:|---:|')
   for (const r of [direct, relayed])
     console.log(
-      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× |`,
+      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.bytesPerItem.toFixed(1)} B/item, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× (${Math.min(...r.ratios).toFixed(2)}–${Math.max(...r.ratios).toFixed(2)}) |`,
     )
   console.log(`| local pool (registered) | none | ${f(local)} | | |`)
   console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)

@@ -130,6 +130,7 @@ export {
   MAX_BATCH_ITEMS,
   type MapValue,
 } from './core/compute/mesh/map/batch-codec.js'
+export { MAP_PIPELINE } from './core/compute/mesh/map/batch-size.js'
 export { type BatchReport, MapJob, type MapSpec } from './core/compute/mesh/map/map-job.js'
 export { MAX_LIARS_KEPT, MetricsRing, type MetricsSummary, type PieceMetric } from './core/compute/mesh/metrics.js'
 export { LIE_WEIGHT, MAX_PEER_STATS, type PeerStats, PeerStatsTable } from './core/compute/mesh/peer-stats.js'

@@ -36,22 +36,32 @@ function reference(b: Uint8Array, max: number): { frames: Uint8Array[]; bad: boo
 /**
  * FrameDecoder on hostile streams cut anywhere: only ProtocolError; it fails
  * exactly when the stream has a bad length, emits the stream's frames in order
- * (a prefix of them when it fails) in memory of their own, holds no more than
+ * (a prefix of them when it fails) in memory of their own (with `copy: false`,
+ * valid until the push returns; what it holds past a push is its own), holds no more than
  * one frame and its length, and refuses everything after failing.
  */
 export const framesDecode = target({
   name: 'frames.decode',
-  arbitrary: fc.record({ bytes: hostileBytes(stream, 512), cuts, max: maxFrame, buffers: fc.boolean() }),
-  check({ bytes, cuts, max, buffers }) {
+  arbitrary: fc.record({
+    bytes: hostileBytes(stream, 512),
+    cuts,
+    max: maxFrame,
+    buffers: fc.boolean(),
+    copy: fc.boolean(),
+  }),
+  check({ bytes, cuts, max, buffers, copy }) {
     const want = reference(bytes, max)
-    const dec = new FrameDecoder(max)
+    const dec = new FrameDecoder(max, { copy })
     const got: Uint8Array[] = []
     let failed = false
     // chunks as a stream hands them over (Node Buffers, or plain arrays), each its own copy of the bytes
     const chunks = chunked(bytes, cuts).map((c) => (buffers ? Buffer.from(c) : c.slice()))
     for (const chunk of chunks) {
       try {
-        got.push(...dec.push(chunk))
+        const frames = dec.push(chunk)
+        // copy: false: the consumer copies what it keeps at once (a Buffer's slice() would be a view), and the stream may reuse the chunk right after
+        got.push(...(copy ? frames : frames.map((f) => new Uint8Array(f))))
+        if (!copy) chunk.fill(0xee)
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw new FuzzFailure(`untyped error: ${(err as Error)?.stack ?? err}`)
         failed = true

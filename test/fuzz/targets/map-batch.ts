@@ -1,8 +1,9 @@
 // Fuzz targets of map batches (core/compute/mesh/map/batch-codec.ts): hostile
 // bytes of both formats checked against a reference decoder, and the round
-// trip of values, whose bytes must be what TextEncoder makes of them: format 2
-// (one JSON array text) where all values are JSON, format 1 (an entry per
-// item) otherwise. Strings cover ASCII, non-ASCII, lone surrogates and long ones.
+// trip of values, whose bytes must be what the format says: format 3
+// (little-endian float64s) where all values are finite numbers, format 2 (one
+// JSON array text, as TextEncoder makes it) where all are JSON, format 1 (an
+// entry per item) otherwise. Strings cover ASCII, non-ASCII, lone surrogates and long ones.
 import fc from 'fast-check'
 import { decodeBatch, encodeValues, MAX_BATCH_ITEMS, ProtocolError } from 'peercompute'
 import { ensure, FuzzFailure, target } from '../harness.ts'
@@ -23,14 +24,26 @@ const value = fc.oneof(
   fc.uint8Array({ maxLength: 16 }),
   fc.bigInt({ min: -(10n ** 39n), max: 10n ** 39n }),
 )
-// mixed batches are format 1 on the wire; batches of JSON values only are format 2
+// mixed batches are format 1 on the wire; batches of JSON values only are format 2; of finite numbers only, format 3
+const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(0, -0))
 const values = fc.oneof(
   fc.array(value, { maxLength: 12 }),
   fc.array(fc.oneof(fc.jsonValue({ maxDepth: 2 }), text), { maxLength: 12 }),
+  fc.array(number, { maxLength: 12 }),
+  fc.array(fc.oneof(number, fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY)), { maxLength: 12 }),
 )
 
 /** The batch of `vs` as the format says, every payload encoded by TextEncoder. */
 function referenceEncode(vs: unknown[]): Uint8Array {
+  if (vs.length > 0 && vs.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    const out = new Uint8Array(8 + 8 * vs.length)
+    const view = new DataView(out.buffer)
+    out[0] = 3
+    view.setUint32(1, vs.length)
+    for (let i = 0; i < vs.length; i++)
+      view.setFloat64(8 + 8 * i, (vs[i] as number) === 0 ? 0 : (vs[i] as number), true)
+    return out
+  }
   if (vs.every((v) => !(v instanceof Uint8Array) && typeof v !== 'bigint'))
     return concat(Uint8Array.of(2, ...u32(vs.length)), enc.encode(JSON.stringify(vs)))
   const parts: Uint8Array[] = [Uint8Array.of(1, ...u32(vs.length))]
@@ -52,9 +65,14 @@ function u32(n: number): number[] {
 
 /** What decodeBatch must return for `b`: its values, or 'error' where it must throw ProtocolError. */
 function referenceDecode(b: Uint8Array): unknown[] | 'error' {
-  if (b.length < 5 || (b[0] !== 1 && b[0] !== 2)) return 'error'
+  if (b.length < 5 || (b[0] !== 1 && b[0] !== 2 && b[0] !== 3)) return 'error'
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
   const count = view.getUint32(1)
+  if (b[0] === 3) {
+    if (count > MAX_BATCH_ITEMS || b.length !== 8 + 8 * count || b[5] || b[6] || b[7]) return 'error'
+    const out = Array.from({ length: count }, (_, i) => view.getFloat64(8 + 8 * i, true))
+    return out.every(Number.isFinite) ? out : 'error'
+  }
   if (b[0] === 2) {
     if (count > MAX_BATCH_ITEMS || count * 2 > b.length - 5) return 'error'
     try {

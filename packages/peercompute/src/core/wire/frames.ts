@@ -57,20 +57,34 @@ export function readVarint(bytes: Uint8Array, at: number): { value: number; end:
   return 'long'
 }
 
+/** Options of a FrameDecoder. */
+export interface FrameDecoderInit {
+  /**
+   * `false`: a frame completed by a chunk may be a view of that chunk (no
+   * copy), for a consumer that copies what it keeps before it returns (the
+   * task protocol); what is left of a chunk after a push is still copied, so
+   * a chunk's memory is never held past the push. Default `true`: frames
+   * never share memory with the chunks they came from.
+   */
+  copy?: boolean
+}
+
 /**
  * Splits a byte stream into frames, chunk by chunk. Throws `ProtocolError` on a
  * length over `maxFrame` or a varint over 5 bytes; after that the stream is
- * beyond repair and must be closed. Each byte is copied once whatever the
- * chunking (a frame sent a byte at a time costs no more than one sent whole),
- * and frames never share memory with the chunks they came from.
+ * beyond repair and must be closed. Each byte is copied at most once whatever
+ * the chunking (a frame sent a byte at a time costs no more than one sent
+ * whole); see FrameDecoderInit for when frames may view their chunks.
  */
 export class FrameDecoder {
   private readonly maxFrame: number
-  private readonly pending = new Uint8ArrayList()
+  private readonly copy: boolean
+  private pending = new Uint8ArrayList()
   private failed = false
 
-  constructor(maxFrame = DEFAULT_MAX_FRAME) {
+  constructor(maxFrame = DEFAULT_MAX_FRAME, init: FrameDecoderInit = {}) {
     this.maxFrame = maxFrame
+    this.copy = init.copy ?? true
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -81,8 +95,8 @@ export class FrameDecoder {
   /** Feeds a chunk; returns the frames it completes. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
-    // a copy, as a plain Uint8Array: streams may reuse their buffers (a Buffer's slice() shares memory)
-    if (chunk.length > 0) this.pending.append(new Uint8Array(chunk))
+    // the chunk is held as it is only during this push: streams may reuse their buffers (see keepTail)
+    if (chunk.length > 0) this.pending.append(chunk)
     const frames: Uint8Array[] = []
     for (;;) {
       const have = this.pending.byteLength
@@ -93,10 +107,21 @@ export class FrameDecoder {
       const { value: len, end } = head
       if (len > this.maxFrame) this.fail(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`)
       if (have - end < len) break
-      frames.push(this.pending.slice(end, end + len))
+      frames.push(this.copy ? this.pending.slice(end, end + len) : this.pending.subarray(end, end + len))
       this.pending.consume(end + len)
     }
+    if (chunk.length > 0 && this.pending.byteLength > 0) this.keepTail(chunk.length)
     return frames
+  }
+
+  /** Replaces the view of the last chunk (its last `chunkBytes` at most) still waiting with a copy. */
+  private keepTail(chunkBytes: number): void {
+    const have = this.pending.byteLength
+    const tail = Math.min(chunkBytes, have)
+    const rest = new Uint8ArrayList()
+    if (have > tail) rest.append(this.pending.sublist(0, have - tail))
+    rest.append(new Uint8Array(this.pending.subarray(have - tail)))
+    this.pending = rest
   }
 
   private fail(msg: string): never {

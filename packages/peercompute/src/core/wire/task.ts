@@ -1,6 +1,6 @@
 import { type ContentPin, isHttpDate, isStrongEtag } from '../compute/range-fetch.js'
 import { ProtocolError } from '../errors.js'
-import { concatBytes, encodeVarint, readVarint } from './frames.js'
+import { concatBytes, encodeVarint, MAX_VARINT_BYTES, readVarint } from './frames.js'
 import { int, num, obj, oneOf, parseJson, str } from './validate.js'
 
 // The task protocol's messages as pure encode/decode functions (PROTOCOL.md,
@@ -89,15 +89,15 @@ export function dataRoom(headerBytes = 0): number {
   return TASK_FRAME_MAX - 1 - 5 - (headerBytes ? 2 + headerBytes : 0)
 }
 
-/** Encodes a message as one frame payload; throws `RangeError` if it would exceed TASK_FRAME_MAX. */
-export function encodeTaskMessage(m: TaskMessage): Uint8Array {
+/** A message's bytes as parts (a type byte, the id, its body), their total checked against TASK_FRAME_MAX. */
+function messageParts(m: TaskMessage, json?: Uint8Array): { parts: Uint8Array[]; size: number } {
   let body: Uint8Array[]
   switch (m.type) {
     case 'request':
     case 'result': {
-      const json = utf8.encode(JSON.stringify(m.header))
-      if (json.length > TASK_HEADER_MAX) throw new RangeError(`task header of ${json.length} bytes is too large`)
-      body = [encodeVarint(json.length), json, m.data]
+      const head = json ?? utf8.encode(JSON.stringify(m.header))
+      if (head.length > TASK_HEADER_MAX) throw new RangeError(`task header of ${head.length} bytes is too large`)
+      body = [encodeVarint(head.length), head, m.data]
       break
     }
     case 'data':
@@ -111,8 +111,50 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
       body = [utf8.encode(JSON.stringify({ name: m.name, message: m.message.slice(0, 1024) }))]
       break
   }
-  const out = concatBytes([Uint8Array.of(TASK_TYPES[m.type]), encodeVarint(m.id), ...body])
-  if (out.length > TASK_FRAME_MAX) throw new RangeError(`task frame of ${out.length} bytes exceeds ${TASK_FRAME_MAX}`)
+  const parts = [Uint8Array.of(TASK_TYPES[m.type]), encodeVarint(m.id), ...body]
+  let size = 0
+  for (const p of parts) size += p.length
+  if (size > TASK_FRAME_MAX) throw new RangeError(`task frame of ${size} bytes exceeds ${TASK_FRAME_MAX}`)
+  return { parts, size }
+}
+
+/** Encodes a message as one frame payload; throws `RangeError` if it would exceed TASK_FRAME_MAX. */
+export function encodeTaskMessage(m: TaskMessage): Uint8Array {
+  return concatBytes(messageParts(m).parts)
+}
+
+/** Most bytes of frames `taskFrames` puts in one buffer: one muxer message, one encryption. */
+export const TASK_WRITE_BYTES = 64 * 1024
+
+/**
+ * A request or result with `data` of any length, as frames ready to write:
+ * the first frame carries the header and as much data as fits, data frames
+ * carry the rest. Frames are grouped into buffers of about TASK_WRITE_BYTES,
+ * each a run of whole frames (varint length, message), the data copied once.
+ */
+export function taskFrames(
+  m:
+    | { type: 'request'; id: number; header: TaskRequestHeader }
+    | { type: 'result'; id: number; header: TaskResultHeader },
+  data: Uint8Array,
+): Uint8Array[] {
+  const json = utf8.encode(JSON.stringify(m.header))
+  const first = Math.min(data.length, dataRoom(json.length))
+  const messages: Array<{ parts: Uint8Array[]; size: number }> = [
+    messageParts({ ...m, data: data.subarray(0, first) } as TaskMessage, json),
+  ]
+  for (let off = first; off < data.length; off += dataRoom())
+    messages.push(messageParts({ type: 'data', id: m.id, data: data.subarray(off, off + dataRoom()) }))
+  const out: Uint8Array[] = []
+  for (let i = 0; i < messages.length; ) {
+    let j = i
+    let bytes = 0
+    do bytes += MAX_VARINT_BYTES + messages[j++].size
+    while (j < messages.length && bytes + MAX_VARINT_BYTES + messages[j].size <= TASK_WRITE_BYTES)
+    const group = messages.slice(i, j).flatMap(({ parts, size }) => [encodeVarint(size), ...parts])
+    out.push(concatBytes(group))
+    i = j
+  }
   return out
 }
 

@@ -74,6 +74,30 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
     expect(dec.buffered).toBe(0)
   })
 
+  it('copy: false: frames a chunk completes view it; what is left of it waits as a copy, each byte copied at most once', () => {
+    const r = prng(SEED + 3)
+    const frames = Array.from({ length: 200 }, () => r.bytes(r.int(300)))
+    const stream = Buffer.concat(frames.map((f) => encodeFrame(f)))
+    const dec = new FrameDecoder(1024, { copy: false })
+    const out: Uint8Array[] = []
+    for (let i = 0; i < stream.length; ) {
+      const n = 1 + r.int(700)
+      // the stream reuses its buffer: a chunk's memory is overwritten once push returns
+      const chunk = Uint8Array.from(stream.subarray(i, i + n))
+      for (const f of dec.push(chunk)) out.push(f.slice()) // the consumer copies what it keeps, as the task protocol does
+      chunk.fill(0xee)
+      i += n
+    }
+    expect(out).toEqual(frames)
+    expect(dec.buffered).toBe(0)
+    // a frame inside one chunk is a view of it, not a copy
+    const one = encodeFrame(Uint8Array.of(1, 2, 3))
+    const [view] = new FrameDecoder(1024, { copy: false }).push(one)
+    expect(view.buffer).toBe(one.buffer)
+    const [copied] = new FrameDecoder(1024).push(one)
+    expect(copied.buffer).not.toBe(one.buffer)
+  })
+
   it('frame lengths are bounded before anything is buffered', () => {
     const dec = new FrameDecoder(1024)
     expect(() => dec.push(encodeFrame(new Uint8Array(1025)).subarray(0, 3))).toThrow(/exceeds the limit of 1024/)

@@ -56,8 +56,11 @@ export type JobInit =
       needs?: string
       /** Why a result may not count, beyond its shape per kernel (a map batch: its count and types); undefined when it may. */
       checkResult?: (value: unknown) => string | undefined
-      /** Never pipeline tiny pieces past a peer's slots (a map batch is sized to cover the round trip already). */
-      noPipeline?: boolean
+      /**
+       * Pieces a peer may hold per slot (a map batch: MAP_PIPELINE); by default
+       * TINY_PIPELINE for tiny pieces (their cost is the round trip), else 1.
+       */
+      pipeline?: number
     })
 
 /** One attempt of a piece on one peer. */

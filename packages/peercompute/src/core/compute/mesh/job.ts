@@ -178,8 +178,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
         return
       }
       // tiny pieces are pipelined: their cost is the round trip, not the peer's cores
-      const pipeline = piece.length <= TINY_PIECE && !('noPipeline' in this.spec && this.spec.noPipeline)
-      const depth = pipeline ? TINY_PIPELINE : 1
+      const depth =
+        ('pipeline' in this.spec ? this.spec.pipeline : undefined) ?? (piece.length <= TINY_PIECE ? TINY_PIPELINE : 1)
       // never past an executor's default per-peer in-flight limit: more would only be refused
       const free = usable.filter((c) => c.inflight < Math.min(c.slots * depth, TASK_LIMITS.maxInflightPerPeer))
       if (free.length === 0) {

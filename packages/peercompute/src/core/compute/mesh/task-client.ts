@@ -10,16 +10,15 @@ import {
 import { CorkedWriter } from '../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js'
 import {
-  dataRoom,
   decodeTaskMessage,
   encodeTaskMessage,
   TASK_FRAME_MAX,
-  TASK_HEADER_MAX,
   TASK_ID_MAX,
   TASK_PROTOCOL,
   type TaskMessage,
   type TaskRequestHeader,
   type TaskResultHeader,
+  taskFrames,
 } from '../../wire/task.js'
 import type { ContentPin, RangeInput } from '../range-fetch.js'
 import { MAX_KERNEL_RESULT_BYTES, resultBytesProblem } from './result-check.js'
@@ -64,8 +63,6 @@ interface Pending {
 
 /** A stream with tasks in flight and no word from the executor for this long is taken for dead. */
 export const TASK_SILENCE_MS = 5000
-
-const utf8 = new TextEncoder()
 
 /** Deadline slack on the submitter's side, for the network. */
 const DEADLINE_SLACK_MS = 2000
@@ -155,7 +152,8 @@ class Channel {
     this.maxKernelResultBytes = maxKernelResultBytes
     this.writer = new CorkedWriter(stream)
     this.onGone = onGone
-    const decoder = new FrameDecoder(TASK_FRAME_MAX)
+    // frames may view the stream's chunks: every message is read, and its data copied, before push returns
+    const decoder = new FrameDecoder(TASK_FRAME_MAX, { copy: false })
     stream.addEventListener('message', (evt) => {
       try {
         for (const f of decoder.push(evt.data.subarray())) this.onMessage(decodeTaskMessage(f))
@@ -222,14 +220,10 @@ class Channel {
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const bytes = input instanceof Uint8Array ? input : new Uint8Array(0)
-      // a small input fits beside any header the encoder takes: its JSON is then encoded once, not measured first
-      const first =
-        bytes.length <= dataRoom(TASK_HEADER_MAX)
-          ? bytes.length
-          : Math.min(bytes.length, dataRoom(utf8.encode(JSON.stringify(header)).length))
-      await this.send({ type: 'request', id, header, data: bytes.subarray(0, first) }, signal)
-      for (let off = first; off < bytes.length && this.pending.has(id); off += dataRoom()) {
-        await this.send({ type: 'data', id, data: bytes.subarray(off, off + dataRoom()) }, signal)
+      // the request and its data in as few writes as the sizes allow: one muxer message for a batch of ≤ 64 KiB
+      for (const frames of taskFrames({ type: 'request', id, header }, bytes)) {
+        if (!this.pending.has(id)) break
+        await this.writeFrames(frames, signal)
       }
       return await result
     } catch (err) {
@@ -242,8 +236,12 @@ class Channel {
   }
 
   private async send(m: TaskMessage, signal?: AbortSignal): Promise<void> {
+    await this.writeFrames(encodeFrame(encodeTaskMessage(m)), signal)
+  }
+
+  private async writeFrames(frames: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (this.closed) throw new PeerUnavailableError('the task stream closed')
-    await this.writer.write(encodeFrame(encodeTaskMessage(m)), signal)
+    await this.writer.write(frames, signal)
   }
 
   /** Fails task `id`; tells the executor to stop when `cancel`. */

@@ -3,13 +3,12 @@ import { AbortError, PayloadTooLargeError, ProtocolError, RateLimitedError, Task
 import { CorkedWriter } from '../../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../../wire/frames.js'
 import {
-  dataRoom,
   decodeTaskMessage,
   encodeTaskMessage,
   TASK_FRAME_MAX,
-  TASK_HEADER_MAX,
   type TaskMessage,
   type TaskRequestHeader,
+  taskFrames,
 } from '../../../wire/task.js'
 import { InputBuffer } from './input-buffer.js'
 import type { Admission, AdmissionLedger } from './ledger.js'
@@ -71,7 +70,8 @@ export class TaskSession {
   /** The peer at the other end. */
   readonly peer: string
   private readonly tasks = new Map<number, Task>()
-  private readonly decoder = new FrameDecoder(TASK_FRAME_MAX)
+  // frames may view the stream's chunks: every message is read, and its data copied, before push returns
+  private readonly decoder = new FrameDecoder(TASK_FRAME_MAX, { copy: false })
   private readonly writer: CorkedWriter
   private readonly alive: ReturnType<typeof setInterval>
   private resetTimer?: ReturnType<typeof setTimeout>
@@ -234,12 +234,9 @@ export class TaskSession {
       // the output replaces the input in what this task holds, until it is sent
       t.admission.set(wire.data.length)
       if (this.tasks.get(id) !== t) return // cancelled meanwhile
-      const first = Math.min(wire.data.length, dataRoom(TASK_HEADER_MAX))
       t.answered = true
-      await this.sendFrame({ type: 'result', id, header: wire.header, data: wire.data.subarray(0, first) }, signal)
-      for (let off = first; off < wire.data.length; off += dataRoom()) {
-        await this.sendFrame({ type: 'data', id, data: wire.data.subarray(off, off + dataRoom()) }, signal)
-      }
+      for (const frames of taskFrames({ type: 'result', id, header: wire.header }, wire.data))
+        await this.writeFrames(frames, signal)
       if (this.tasks.get(id) === t) this.tasks.delete(id)
       this.env.counters.completed++
     } catch (err) {
@@ -324,10 +321,14 @@ export class TaskSession {
     this.sendFrame(m).catch(() => {})
   }
 
-  private async sendFrame(m: TaskMessage, signal?: AbortSignal): Promise<void> {
+  private sendFrame(m: TaskMessage, signal?: AbortSignal): Promise<void> {
+    return this.writeFrames(encodeFrame(encodeTaskMessage(m)), signal)
+  }
+
+  private async writeFrames(frames: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (this.closed || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable')
       throw new AbortError('the task stream is closed')
-    await this.writer.write(encodeFrame(encodeTaskMessage(m)), signal)
+    await this.writer.write(frames, signal)
   }
 
   /** Every second: alive while tasks are here; inputs that stopped arriving are dropped; an idle stream is closed. */

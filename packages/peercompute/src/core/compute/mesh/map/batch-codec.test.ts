@@ -104,10 +104,11 @@ describe(`map batch codec (SEED=${SEED})`, () => {
   })
 
   it('encodeLeading: the leading values that fit, format 2 where all are JSON; one too large is refused', () => {
-    const values = Array.from({ length: 1000 }, (_, i) => i)
+    const values = Array.from({ length: 1000 }, (_, i) => `${i}`)
     const all = encodeLeading(values, 1 << 20)
     expect(all.count).toBe(1000)
     expect(all.batch[0]).toBe(2)
+    expect(encodeLeading([1, 2, 3], 1 << 20).batch[0]).toBe(3)
     const part = encodeLeading(values, 1000)
     expect(part.count).toBeGreaterThan(0)
     expect(part.count).toBeLessThan(1000)
@@ -118,6 +119,55 @@ describe(`map batch codec (SEED=${SEED})`, () => {
     expect(decodeBatch(bytes.batch)).toEqual([Uint8Array.of(1, 2)])
     expect(() => encodeLeading(['x'.repeat(100)], 50)).toThrow(PayloadTooLargeError)
     expect(() => encodeLeading([new Uint8Array(100)], 50)).toThrow(PayloadTooLargeError)
+  })
+
+  it('format 3: a batch of finite numbers is their little-endian float64s; -0 travels as 0; NaN and Infinity make it format 2', () => {
+    const r = prng(SEED + 2)
+    const values = Array.from({ length: 500 }, (_, i) =>
+      i % 4 === 0 ? r.int(1 << 30) : i % 4 === 1 ? -(1 + r.int(1000)) / 7 : i % 4 === 2 ? 2 ** 53 + i * 2 : 1e-300 * i,
+    )
+    const b = encodeValues(values)
+    expect(b[0]).toBe(3)
+    expect(b.length).toBe(8 + 8 * values.length)
+    expect([...b.subarray(1, 8)]).toEqual([0, 0, 1, 0xf4, 0, 0, 0])
+    expect(new DataView(b.buffer).getFloat64(8 + 8 * 7, true)).toBe(values[7])
+    expect(decodeBatch(b, values.length)).toEqual(values)
+    // read at any alignment (a batch inside a bigger buffer)
+    const shifted = new Uint8Array(b.length + 3)
+    shifted.set(b, 3)
+    expect(decodeBatch(shifted.subarray(3), values.length)).toEqual(values)
+    const zero = decodeBatch(encodeValues([-0, 1]))[0]
+    expect(Object.is(zero, 0)).toBe(true) // as JSON.stringify(-0) is "0"
+    expect(encodeValues([1, Number.NaN])[0]).toBe(2)
+    expect(decodeBatch(encodeValues([1, Number.POSITIVE_INFINITY]))).toEqual([1, null]) // as JSON would
+    expect(encodeValues([1, '2'])[0]).toBe(2)
+    expect(encodeValues([])[0]).toBe(2)
+    expect(Buffer.from(encodeValues([7, 0.5])).toString('hex')).toBe(
+      '0300000002000000' + '0000000000001c40' + '000000000000e03f',
+    )
+  })
+
+  it('refuses malformed format-3 batches with ProtocolError: a length other than 8 + 8 × count, padding, NaN, Infinity', () => {
+    const good = encodeValues([1, 2, 3])
+    const nan = good.slice()
+    new DataView(nan.buffer).setFloat64(16, Number.NaN, true)
+    const inf = good.slice()
+    new DataView(inf.buffer).setFloat64(24, Number.NEGATIVE_INFINITY, true)
+    const padded = good.slice()
+    padded[6] = 1
+    const bad: Array<[Uint8Array, RegExp]> = [
+      [good.subarray(0, good.length - 1), /is not 32 bytes/],
+      [Uint8Array.from([...good, 0]), /is not 32 bytes/],
+      [padded, /is not 32 bytes/],
+      [nan, /value 1 is not a finite number/],
+      [inf, /value 2 is not a finite number/],
+      [Uint8Array.from([3, 0, 1, 0, 0, 0, 0, 0]), /not a batch \(version 3, 65536 items\)/],
+    ]
+    for (const [b, why] of bad) {
+      expect(() => decodeBatch(b)).toThrow(ProtocolError)
+      expect(() => decodeBatch(b)).toThrow(why)
+    }
+    expect(() => decodeBatch(good, 2)).toThrow(/3 values where 2/)
   })
 
   it('PROTOCOL.md\'s example of format 2: the items 7 and "a"', () => {

@@ -32,8 +32,11 @@ export function nextBatchItems(o: { fixed?: number; msPerItem?: number; rttMs: n
   return Math.max(1, capped)
 }
 
-/** Batches a map job keeps running at once: twice the slots of the candidates, within 2..64. */
+/** Batches a peer holds per slot: one runs while the next travels, so a slot does not wait on the network. */
+export const MAP_PIPELINE = 2
+
+/** Batches a map job keeps running at once: MAP_PIPELINE per slot of the candidates, within 2..64. */
 export function batchWindow(candidates: Candidate[]): number {
   const slots = candidates.reduce((n, c) => n + c.slots, 0)
-  return Math.max(2, Math.min(64, slots * 2))
+  return Math.max(2, Math.min(64, slots * MAP_PIPELINE))
 }

@@ -12,7 +12,7 @@ import {
   MAX_BATCH_ITEMS,
   type MapValue,
 } from './batch-codec.js'
-import { batchWindow, medianRttMs, nextBatchItems } from './batch-size.js'
+import { batchWindow, MAP_PIPELINE, medianRttMs, nextBatchItems } from './batch-size.js'
 
 /** A batch as it leaves: its bytes, its items, and (a built-in's) their lengths. */
 type Batch = { batch: Uint8Array; count: number; itemBytes?: number[] }
@@ -76,8 +76,10 @@ export class MapJob implements AsyncIterable<MapValue> {
   private readonly spec: MapSpec
   private readonly host: MapHost
   private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
-  /** Results in input order, dense: a batch's results join only once every earlier one has. */
-  private readonly values: MapValue[] = []
+  /** An array's items are sliced a batch at a time, not pulled one by one. */
+  private readonly inputArray?: readonly MapValue[]
+  /** Results in input order, a batch's array each: a batch's results join only once every earlier one has. */
+  private readonly values: MapValue[][] = []
   /** Results of batches that finished before an earlier one, by their first item's index. */
   private readonly early = new Map<number, MapValue[]>()
   private readonly running = new Set<Job>()
@@ -127,6 +129,7 @@ export class MapJob implements AsyncIterable<MapValue> {
     const src = spec.inputs as Partial<AsyncIterable<MapValue> & Iterable<MapValue>> | undefined
     const asyncIt = src?.[Symbol.asyncIterator]
     const syncIt = src?.[Symbol.iterator]
+    if (Array.isArray(src)) this.inputArray = src
     if (typeof asyncIt === 'function') this.input = asyncIt.call(src)
     else if (typeof syncIt === 'function') this.input = syncIt.call(src)
     else throw new TypeError('inputs must be an iterable or an async iterable')
@@ -148,10 +151,10 @@ export class MapJob implements AsyncIterable<MapValue> {
 
   /** Results in input order as they become ready; throws the job's error. */
   async *[Symbol.asyncIterator](): AsyncIterator<MapValue> {
-    let i = 0
+    let chunk = 0
     for (;;) {
-      if (i < this.ready) {
-        yield this.values[i++]
+      if (chunk < this.values.length) {
+        yield* this.values[chunk++]
         continue
       }
       if (this.error) throw this.error
@@ -185,9 +188,21 @@ export class MapJob implements AsyncIterable<MapValue> {
     const rttMs = medianRttMs(this.host.candidates())
     const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
     const first = this.pulled - this.carry.length
-    const items = this.carry.splice(0, want)
+    let items = this.carry.splice(0, want)
     const builtin = isOp(this.kernel)
-    while (items.length < want) {
+    if (this.inputArray && items.length < want) {
+      const from = this.inputArray.slice(this.pulled, this.pulled + want - items.length)
+      this.pulled += from.length
+      if (builtin) {
+        const bad = from.findIndex((v) => !(v instanceof Uint8Array))
+        if (bad >= 0)
+          throw new TypeError(`item ${this.pulled - from.length + bad}: a ${this.kernel} item must be a Uint8Array`)
+      }
+      if (items.length === 0) items = from
+      else for (const v of from) items.push(v)
+      if (this.pulled >= this.inputArray.length) this.exhausted = true
+    }
+    while (!this.inputArray && items.length < want) {
       let r = this.input.next()
       if (r instanceof Promise) r = await r // a plain iterable's items are pulled without a turn each
       if (this.finished) break
@@ -221,7 +236,8 @@ export class MapJob implements AsyncIterable<MapValue> {
       needs: kernel,
       data: encoded.batch,
       checkResult: (v) => batchProblem(kernel, v, count, itemBytes),
-      noPipeline: true, // a peer gets its slots' worth of batches, so batches spread over the peers
+      // a peer holds two batches a slot: one runs while the next arrives, and batches still spread over the peers
+      pipeline: MAP_PIPELINE,
       ...(s.requirements ? { requirements: s.requirements } : {}),
       ...(s.redundancy ? { redundancy: s.redundancy } : {}),
       affinityKey: s.affinityKey ?? kernel,
@@ -240,8 +256,8 @@ export class MapJob implements AsyncIterable<MapValue> {
         // join every batch now in order (values stays a dense array, never one with holes)
         for (let out = this.early.get(this.ready); out; out = this.early.get(this.ready)) {
           this.early.delete(this.ready)
-          for (const v of out) this.values.push(v)
-          this.ready = this.values.length
+          this.values.push(out)
+          this.ready += out.length
         }
         const p = r.pieces[0]
         const perItem = p.execMs / count
@@ -275,7 +291,7 @@ export class MapJob implements AsyncIterable<MapValue> {
     if (this.finished || !this.exhausted || this.carry.length > 0 || this.running.size > 0) return
     if (this.ready < this.pulled) return
     this.finished = true
-    this.resolve(this.values)
+    this.resolve(flatten(this.values))
     this.wakeAll()
   }
 
@@ -289,6 +305,17 @@ export class MapJob implements AsyncIterable<MapValue> {
     this.wakeAll()
     Promise.resolve(this.input.return?.()).catch(() => {}) // close the input; its own error is not ours
   }
+}
+
+/** Chunks joined by one `concat` call at most (its arguments are on the stack). */
+const CONCAT_CHUNKS = 4096
+
+/** The batches' results as one array, in order (concat copies a batch of numbers as a block, not value by value). */
+function flatten(chunks: MapValue[][]): MapValue[] {
+  if (chunks.length === 1) return chunks[0]
+  let all: MapValue[] = []
+  for (let i = 0; i < chunks.length; i += CONCAT_CHUNKS) all = all.concat(...chunks.slice(i, i + CONCAT_CHUNKS))
+  return all
 }
 
 /** Batches batchProblem found right, decoded: the accepted one is then not decoded a second time. */
