@@ -116,8 +116,11 @@ function encodeNumbers(values: readonly MapValue[]): Uint8Array | undefined {
   return out
 }
 
-/** The numbers of a format-3 batch of `count`; ProtocolError for a wrong length, padding or a value that is not finite. */
-function decodeNumbers(buf: Uint8Array, view: DataView, count: number): number[] {
+/**
+ * The numbers of a format-3 batch of `count`, written into `out` from `at`
+ * (without `out`, only checked); ProtocolError for a wrong length, padding or a value that is not finite.
+ */
+function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapValue[] | undefined, at: number): void {
   if (buf.length !== F64_HEADER + 8 * count || buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0)
     throw new ProtocolError(`a format-3 batch of ${count} is not ${F64_HEADER + 8 * count} bytes`)
   let f64: Float64Array | undefined
@@ -126,13 +129,11 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number): number[]
       (buf.byteOffset + F64_HEADER) % 8 === 0
         ? new Float64Array(buf.buffer, buf.byteOffset + F64_HEADER, count)
         : new Float64Array(buf.slice(F64_HEADER).buffer) // unaligned: one copy
-  const out: number[] = new Array(count)
   for (let i = 0; i < count; i++) {
     const x = f64 ? f64[i] : view.getFloat64(F64_HEADER + 8 * i, true)
     if (x - x !== 0) throw new ProtocolError(`format-3 batch value ${i} is not a finite number`)
-    out[i] = x
+    if (out) out[at + i] = x
   }
-  return out
 }
 
 /**
@@ -159,6 +160,29 @@ export function encodeLeading(values: readonly MapValue[], maxBytes: number): { 
  * as views into `buf`.
  */
 export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
+  const { v, count, view } = batchHeader(buf, expectCount)
+  if (v === BATCH_VERSION_F64) {
+    const out: MapValue[] = new Array(count)
+    decodeNumbers(buf, view, count, out, 0)
+    return out
+  }
+  return decodeOther(buf, v, count, view)
+}
+
+/**
+ * Checks a batch as decodeBatch does (ProtocolError if malformed) and returns
+ * its values where checking took decoding them (formats 1 and 2); a batch of
+ * numbers is checked in place, and undefined comes back.
+ */
+export function checkBatch(buf: Uint8Array, expectCount?: number): MapValue[] | undefined {
+  const { v, count, view } = batchHeader(buf, expectCount)
+  if (v !== BATCH_VERSION_F64) return decodeOther(buf, v, count, view)
+  decodeNumbers(buf, view, count, undefined, 0)
+  return undefined
+}
+
+/** A batch's version and count, checked before any work (see decodeBatch). */
+function batchHeader(buf: Uint8Array, expectCount?: number): { v: number; count: number; view: DataView } {
   const v = buf[0]
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   const count = buf.length < HEADER ? -1 : view.getUint32(1)
@@ -172,7 +196,11 @@ export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
     throw new ProtocolError(`not a batch (version ${v}, ${count} items)`)
   if (count !== (expectCount ?? count))
     throw new ProtocolError(`a batch of ${count} values where ${expectCount} were expected`)
-  if (v === BATCH_VERSION_F64) return decodeNumbers(buf, view, count)
+  return { v, count, view }
+}
+
+/** The values of a format-1 or format-2 batch whose header batchHeader checked. */
+function decodeOther(buf: Uint8Array, v: number, count: number, view: DataView): MapValue[] {
   if (v === BATCH_VERSION_JSON) {
     let out: unknown
     try {

@@ -5,6 +5,7 @@ import type { JobInit, JobSpec } from '../job-types.js'
 import type { Candidate, SchedulerPolicy } from '../policies.js'
 import { resultProblem } from '../result-check.js'
 import {
+  checkBatch,
   decodeBatch,
   encodeLeading,
   MAP_KERNEL,
@@ -13,6 +14,7 @@ import {
   type MapValue,
 } from './batch-codec.js'
 import { batchWindow, MAP_PIPELINE, medianRttMs, nextBatchItems } from './batch-size.js'
+import { MapResults } from './results.js'
 
 /** A batch as it leaves: its bytes, its items, and (a built-in's) their lengths. */
 type Batch = { batch: Uint8Array; count: number; itemBytes?: number[] }
@@ -78,16 +80,13 @@ export class MapJob implements AsyncIterable<MapValue> {
   private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
   /** An array's items are sliced a batch at a time, not pulled one by one. */
   private readonly inputArray?: readonly MapValue[]
-  /** Results in input order, a batch's array each: a batch's results join only once every earlier one has. */
-  private readonly values: MapValue[][] = []
-  /** Results of batches that finished before an earlier one, by their first item's index. */
-  private readonly early = new Map<number, MapValue[]>()
+  /** Results in input order. */
+  private readonly results = new MapResults()
   private readonly running = new Set<Job>()
   private waiters: Array<() => void> = []
   /** Items pulled that did not fit the last batch: the next one starts with them. */
   private carry: MapValue[] = []
   private pulled = 0
-  private ready = 0
   private exhausted = false
   private error?: Error
   private finished = false
@@ -151,10 +150,10 @@ export class MapJob implements AsyncIterable<MapValue> {
 
   /** Results in input order as they become ready; throws the job's error. */
   async *[Symbol.asyncIterator](): AsyncIterator<MapValue> {
-    let chunk = 0
+    let i = 0
     for (;;) {
-      if (chunk < this.values.length) {
-        yield* this.values[chunk++]
+      if (i < this.results.ready) {
+        yield this.results.at(i++)
         continue
       }
       if (this.error) throw this.error
@@ -252,13 +251,7 @@ export class MapJob implements AsyncIterable<MapValue> {
         this.running.delete(job)
         if (this.finished) return
         const bytes = r.result as unknown as Uint8Array // checked by batchProblem already
-        this.early.set(first, takeChecked(bytes) ?? decodeBatch(bytes, count))
-        // join every batch now in order (values stays a dense array, never one with holes)
-        for (let out = this.early.get(this.ready); out; out = this.early.get(this.ready)) {
-          this.early.delete(this.ready)
-          this.values.push(out)
-          this.ready += out.length
-        }
+        this.results.add(first, count, bytes, takeChecked(bytes))
         const p = r.pieces[0]
         const perItem = p.execMs / count
         this.msPerItem = this.msPerItem === undefined ? perItem : (this.msPerItem + perItem) / 2
@@ -289,9 +282,9 @@ export class MapJob implements AsyncIterable<MapValue> {
 
   private maybeFinish(): void {
     if (this.finished || !this.exhausted || this.carry.length > 0 || this.running.size > 0) return
-    if (this.ready < this.pulled) return
+    if (this.results.ready < this.pulled) return
     this.finished = true
-    this.resolve(flatten(this.values))
+    this.resolve(this.results.all())
     this.wakeAll()
   }
 
@@ -305,17 +298,6 @@ export class MapJob implements AsyncIterable<MapValue> {
     this.wakeAll()
     Promise.resolve(this.input.return?.()).catch(() => {}) // close the input; its own error is not ours
   }
-}
-
-/** Chunks joined by one `concat` call at most (its arguments are on the stack). */
-const CONCAT_CHUNKS = 4096
-
-/** The batches' results as one array, in order (concat copies a batch of numbers as a block, not value by value). */
-function flatten(chunks: MapValue[][]): MapValue[] {
-  if (chunks.length === 1) return chunks[0]
-  let all: MapValue[] = []
-  for (let i = 0; i < chunks.length; i += CONCAT_CHUNKS) all = all.concat(...chunks.slice(i, i + CONCAT_CHUNKS))
-  return all
 }
 
 /** Batches batchProblem found right, decoded: the accepted one is then not decoded a second time. */
@@ -339,12 +321,15 @@ export function batchProblem(
   itemBytes?: readonly number[],
 ): string | undefined {
   if (!(value instanceof Uint8Array)) return 'a map batch result must be bytes'
-  let out: MapValue[]
+  let out: MapValue[] | undefined
   try {
-    out = decodeBatch(value, count)
+    out = checkBatch(value, count)
+    // a built-in's results are checked one by one: a batch of numbers, checked in place, is decoded for that
+    if (out === undefined && isOp(kernel)) out = decodeBatch(value, count)
   } catch (err) {
     return (err as Error).message
   }
+  if (out === undefined) return undefined // numbers, any of which a registered kernel may return
   if (isOp(kernel)) {
     for (let i = 0; i < out.length; i++) {
       const why = resultProblem(kernel, out[i], (itemBytes as number[])[i]) // a built-in's batch has them
