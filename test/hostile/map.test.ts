@@ -66,7 +66,21 @@ const lies: Array<[string, Uint8Array]> = [
   ],
   ['a format-2 batch that is no array', format2(BATCH, { length: BATCH })],
   ['a format-2 batch claiming 65,536 results', Uint8Array.from([2, 0, 1, 0, 0, 0x5b, 0x5d])],
+  // format 3 (float64s): a NaN, a value short of its count, padding that is not zero, a count past its bytes
+  ['a format-3 batch holding a NaN', format3((view) => view.setFloat64(8 + 8 * 3, Number.NaN, true))],
+  ['a format-3 batch holding -Infinity', format3((view) => view.setFloat64(8, Number.NEGATIVE_INFINITY, true))],
+  ['a format-3 batch one value short', format3().subarray(0, 8 + 8 * (BATCH - 1))],
+  ['a format-3 batch with padding that is not zero', format3((view) => view.setUint8(7, 1))],
+  ['a format-3 batch claiming 65,536 results', Uint8Array.from([3, 0, 1, 0, 0, 0, 0, 0])],
 ]
+
+/** A format-3 batch of BATCH zeros (encodeValues writes numbers so), then `spoil`ed. */
+function format3(spoil?: (view: DataView) => void): Uint8Array {
+  const b = encodeValues(Array.from({ length: BATCH }, () => 0))
+  if (b[0] !== 3) throw new Error('numbers are no longer format 3: this lie tests nothing')
+  spoil?.(new DataView(b.buffer, b.byteOffset, b.byteLength))
+  return b
+}
 
 /** A format-2 batch saying `count` values, whatever `json` holds. */
 function format2(count: number, json: unknown): Uint8Array {
