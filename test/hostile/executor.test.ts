@@ -11,6 +11,7 @@ import {
   encodeFrame,
   encodeTaskMessage,
   type NodeKernel,
+  TASK_FRAME_MAX,
   TASK_PROTOCOL,
   type TaskLimits,
 } from 'peercompute'
@@ -220,7 +221,11 @@ describe('hostile peers against the task executor', () => {
     // a frame of 1 MiB announced: the victim refuses before buffering it and resets the stream
     s.raw(Uint8Array.of(0x80, 0x80, 0x40))
     await waitFor('the oversized frame resets the stream', () => s.closed)
-    expect(errorsOf(s).at(-1)).toMatchObject({ id: 0, name: 'ProtocolError', message: /exceeds the limit of 16384/ })
+    expect(errorsOf(s).at(-1)).toMatchObject({
+      id: 0,
+      name: 'ProtocolError',
+      message: new RegExp(`exceeds the limit of ${TASK_FRAME_MAX}\\b`),
+    })
     // a length varint that never ends
     const s2 = await atk.open(addr, TASK_PROTOCOL)
     s2.raw(new Uint8Array(8).fill(0xff))

@@ -49,7 +49,7 @@ function randomMessage(r: ReturnType<typeof prng>): TaskMessage {
 }
 
 describe(`task protocol messages (seed ${SEED})`, () => {
-  it('round-trip, and every frame fits in 16 KiB', () => {
+  it('round-trip, and every frame fits in TASK_FRAME_MAX', () => {
     const r = prng(SEED)
     for (let i = 0; i < 2000; i++) {
       const m = randomMessage(r)

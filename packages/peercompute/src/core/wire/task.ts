@@ -9,8 +9,12 @@ import { int, num, obj, oneOf, parseJson, str } from './validate.js'
 
 /** The task protocol: a submitter sends kernels to run over data; the executor answers with results. */
 export const TASK_PROTOCOL = '/peercompute/task/1.0.0'
-/** Largest task frame payload (16 KiB: frames travel well over WebRTC data channels). */
-export const TASK_FRAME_MAX = 16 * 1024
+/**
+ * Largest task frame payload (64 KiB: a map batch of 4,096 numbers is one
+ * frame; libp2p's WebRTC streams cut what they send into data-channel messages
+ * of their own size, so frames need not fit one).
+ */
+export const TASK_FRAME_MAX = 64 * 1024
 /** Largest JSON header of a request or result. */
 export const TASK_HEADER_MAX = 4096
 /** Largest task id. */
