@@ -1,7 +1,16 @@
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../errors.js'
-import { dataRoom, decodeTaskMessage, encodeTaskMessage, TASK_FRAME_MAX, type TaskMessage } from './task.js'
+import { FrameDecoder } from './frames.js'
+import {
+  dataRoom,
+  decodeTaskMessage,
+  encodeTaskMessage,
+  TASK_FRAME_MAX,
+  TASK_WRITE_BYTES,
+  type TaskMessage,
+  taskFrames,
+} from './task.js'
 
 const SEED = testSeed(0x7a5c)
 
@@ -22,11 +31,11 @@ function randomMessage(r: ReturnType<typeof prng>): TaskMessage {
           params: { imm: r.int(256), seed: String(r.u32()), key: 'ab01' },
           ...(r.int(2) ? { prefer: 'gpu' as const } : {}),
         },
-        data: url ? new Uint8Array(0) : r.bytes(r.int(dataRoom(400))),
+        data: url ? new Uint8Array(0) : r.bytes(r.int(r.int(4) === 0 ? dataRoom(400) : 1024)),
       }
     }
     case 1:
-      return { type: 'data', id, data: r.bytes(r.int(dataRoom() + 1)) }
+      return { type: 'data', id, data: r.bytes(r.int(r.int(4) === 0 ? dataRoom() + 1 : 1024)) }
     case 2:
       return { type: 'cancel', id }
     case 3: {
@@ -49,6 +58,40 @@ function randomMessage(r: ReturnType<typeof prng>): TaskMessage {
 }
 
 describe(`task protocol messages (seed ${SEED})`, () => {
+  it('taskFrames: a request or result and its data as writes of whole frames, ≤ 64 KiB each unless one frame is larger, the data back in order', () => {
+    const r = prng(SEED + 7)
+    for (let i = 0; i < 200; i++) {
+      const length = [0, 1, dataRoom(200), dataRoom(200) + 1, r.int(300_000)][r.int(5)]
+      const data = r.bytes(length)
+      const id = 1 + r.int(2 ** 31)
+      const writes =
+        r.int(2) === 0
+          ? taskFrames(
+              { type: 'request', id, header: { kernel: '@map', source: { kind: 'inline', length }, deadlineMs: 5 } },
+              data,
+            )
+          : taskFrames({ type: 'result', id, header: { type: 'bytes', length, execMs: 1, substrate: 'cpu' } }, data)
+      const dec = new FrameDecoder(TASK_FRAME_MAX)
+      const got: Uint8Array[] = []
+      let first: TaskMessage | undefined
+      for (const w of writes) {
+        const frames = dec.push(w)
+        expect(dec.buffered).toBe(0) // each write holds whole frames only
+        expect(w.length <= TASK_WRITE_BYTES || frames.length === 1).toBe(true)
+        for (const f of frames) {
+          expect(f.length).toBeLessThanOrEqual(TASK_FRAME_MAX)
+          const m = decodeTaskMessage(f)
+          expect(m.id).toBe(id)
+          if (!first) first = m
+          else expect(m.type).toBe('data')
+          got.push((m as { data: Uint8Array }).data)
+        }
+      }
+      expect(first?.type).toMatch(/request|result/)
+      expect(Buffer.compare(Buffer.concat(got), data)).toBe(0)
+    }
+  })
+
   it('round-trip, and every frame fits in TASK_FRAME_MAX', () => {
     const r = prng(SEED)
     for (let i = 0; i < 2000; i++) {
