@@ -111,8 +111,10 @@ export function startWorkerRuntime(port: WorkerPort): void {
     const ac = new AbortController()
     running.set(t.id, ac)
     try {
+      // one frozen options object for the whole batch, not one allocated per item
+      const opts = Object.freeze({ signal: ac.signal })
       const one = fn
-        ? (item: unknown) => (fn as KernelFn)(item, params, { signal: ac.signal })
+        ? (item: unknown) => (fn as KernelFn)(item, params, opts)
         : (item: unknown) => builtin(kernel as Op, item, params as BuiltinParams)
       return { id: t.id, ok: true, output: await runBatch(t.input, one, ac.signal) }
     } finally {
