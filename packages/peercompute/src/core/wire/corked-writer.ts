@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import { concatBytes } from './frames.js'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Frames written in one turn of the event loop go out together, up to this many bytes per send. */
 const BATCH_BYTES = 64 * 1024
@@ -12,7 +12,7 @@ const BATCH_BYTES = 64 * 1024
  */
 export class CorkedWriter {
   private readonly stream: Stream
-  private parts: Uint8Array[] = []
+  private parts: Array<Uint8Array | Uint8ArrayList> = []
   private size = 0
   private scheduled = false
   private blocked = false
@@ -22,8 +22,11 @@ export class CorkedWriter {
     this.stream = stream
   }
 
-  /** Queues `frame`; resolves once the stream can take more. Throws if the stream is no longer writable. */
-  async write(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+  /**
+   * Queues `frame` (bytes, or a list of parts: sent as they are, not joined);
+   * resolves once the stream can take more. Throws if the stream is no longer writable.
+   */
+  async write(frame: Uint8Array | Uint8ArrayList, signal?: AbortSignal): Promise<void> {
     if (this.blocked) {
       this.waiters++
       try {
@@ -33,7 +36,7 @@ export class CorkedWriter {
       }
     }
     this.parts.push(frame)
-    this.size += frame.length
+    this.size += frame.byteLength
     if (this.size >= BATCH_BYTES) this.flush()
     else if (!this.scheduled) {
       this.scheduled = true
@@ -50,11 +53,13 @@ export class CorkedWriter {
   flush(): void {
     this.scheduled = false
     if (this.parts.length === 0) return
-    const out = this.parts.length === 1 ? this.parts[0] : concatBytes(this.parts)
+    // several writes go as one list of their parts: the muxer and noise take it part by part, no copy
+    const out = this.parts.length === 1 ? this.parts[0] : new Uint8ArrayList(...this.parts)
     this.parts = []
     this.size = 0
     if (this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') return
-    if (!this.stream.send(out)) {
+    // libp2p's own uint8arraylist is a newer major: lists are told apart by a shared symbol, not the class
+    if (!this.stream.send(out as Parameters<Stream['send']>[0])) {
       this.blocked = true
       this.stream.onDrain().then(
         () => {

@@ -1,3 +1,4 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { type ContentPin, isHttpDate, isStrongEtag } from '../compute/range-fetch.js'
 import { ProtocolError } from '../errors.js'
 import { concatBytes, encodeVarint, MAX_VARINT_BYTES, readVarint } from './frames.js'
@@ -127,21 +128,24 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
   return concatBytes(messageParts(m).parts)
 }
 
-/** Most bytes of frames `taskFrames` puts in one buffer: one muxer message, one encryption. */
+/** Most bytes of frames `taskFrames` puts in one write: one muxer message, one encryption. */
 export const TASK_WRITE_BYTES = 64 * 1024
 
 /**
  * A request or result with `data` of any length, as frames ready to write:
  * the first frame carries the header and as much data as fits, data frames
- * carry the rest. Frames are grouped into buffers of about TASK_WRITE_BYTES,
- * each a run of whole frames (varint length, message), the data copied once.
+ * carry the rest. Frames are grouped into writes of about TASK_WRITE_BYTES,
+ * each a run of whole frames (varint length, message). The data is not
+ * copied: a write is a list of each frame's small head and a view of its
+ * data (libp2p's muxer and noise encrypt such a list part by part), so
+ * `data` must not change until it is written.
  */
 export function taskFrames(
   m:
     | { type: 'request'; id: number; header: TaskRequestHeader }
     | { type: 'result'; id: number; header: TaskResultHeader },
   data: Uint8Array,
-): Uint8Array[] {
+): Uint8ArrayList[] {
   const json = utf8.encode(JSON.stringify(m.header))
   const first = Math.min(data.length, dataRoom(json.length))
   const messages: Array<{ parts: Uint8Array[]; size: number }> = [
@@ -149,15 +153,19 @@ export function taskFrames(
   ]
   for (let off = first; off < data.length; off += dataRoom())
     messages.push(messageParts({ type: 'data', id: m.id, data: data.subarray(off, off + dataRoom()) }))
-  const out: Uint8Array[] = []
+  const out: Uint8ArrayList[] = []
   for (let i = 0; i < messages.length; ) {
-    let j = i
+    const write = new Uint8ArrayList()
     let bytes = 0
-    do bytes += MAX_VARINT_BYTES + messages[j++].size
-    while (j < messages.length && bytes + MAX_VARINT_BYTES + messages[j].size <= TASK_WRITE_BYTES)
-    const group = messages.slice(i, j).flatMap(({ parts, size }) => [encodeVarint(size), ...parts])
-    out.push(concatBytes(group))
-    i = j
+    do {
+      const { parts, size } = messages[i++]
+      // the message's data is its last part: the head before it is copied, the data is not
+      write.append(concatBytes([encodeVarint(size), ...parts.slice(0, -1)]))
+      const body = parts[parts.length - 1]
+      if (body.length > 0) write.append(body)
+      bytes += MAX_VARINT_BYTES + size
+    } while (i < messages.length && bytes + MAX_VARINT_BYTES + messages[i].size <= TASK_WRITE_BYTES)
+    out.push(write)
   }
   return out
 }

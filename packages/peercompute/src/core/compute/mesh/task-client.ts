@@ -1,4 +1,5 @@
 import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import {
   AbortError,
   MalformedResultError,
@@ -239,7 +240,7 @@ class Channel {
     await this.writeFrames(encodeFrame(encodeTaskMessage(m)), signal)
   }
 
-  private async writeFrames(frames: Uint8Array, signal?: AbortSignal): Promise<void> {
+  private async writeFrames(frames: Uint8Array | Uint8ArrayList, signal?: AbortSignal): Promise<void> {
     if (this.closed) throw new PeerUnavailableError('the task stream closed')
     await this.writer.write(frames, signal)
   }

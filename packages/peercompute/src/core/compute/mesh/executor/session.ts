@@ -1,4 +1,5 @@
 import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { AbortError, PayloadTooLargeError, ProtocolError, RateLimitedError, TaskTimeoutError } from '../../../errors.js'
 import { CorkedWriter } from '../../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../../wire/frames.js'
@@ -325,7 +326,7 @@ export class TaskSession {
     return this.writeFrames(encodeFrame(encodeTaskMessage(m)), signal)
   }
 
-  private async writeFrames(frames: Uint8Array, signal?: AbortSignal): Promise<void> {
+  private async writeFrames(frames: Uint8Array | Uint8ArrayList, signal?: AbortSignal): Promise<void> {
     if (this.closed || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable')
       throw new AbortError('the task stream is closed')
     await this.writer.write(frames, signal)
