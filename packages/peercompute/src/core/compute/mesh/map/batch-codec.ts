@@ -143,7 +143,7 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapV
  */
 export function encodeLeading(values: readonly MapValue[], maxBytes: number): { batch: Uint8Array; count: number } {
   for (let n = Math.min(values.length, MAX_BATCH_ITEMS); ; n >>= 1) {
-    const batch = encodeValues(values.slice(0, n))
+    const batch = encodeValues(n === values.length ? values : values.slice(0, n))
     if (batch.length <= maxBytes) return { batch, count: n }
     if (n === 1) throw new PayloadTooLargeError(`a map item exceeds a batch (${maxBytes} bytes)`)
   }
