@@ -63,8 +63,14 @@ function frame(version: number, count: number, size: number): { out: Uint8Array;
  * all are JSON, else format 1 (an entry per value); TypeError for what cannot travel.
  */
 export function encodeValues(values: readonly MapValue[]): Uint8Array {
-  const numbers = encodeNumbers(values)
+  return encodeRange(values, 0, values.length)
+}
+
+/** encodeValues of `values[start..end)`, a batch of numbers written from `values` itself, with no copy of them between. */
+function encodeRange(all: readonly MapValue[], start: number, end: number): Uint8Array {
+  const numbers = encodeNumbers(all, start, end)
   if (numbers) return numbers
+  const values = start === 0 && end === all.length ? all : all.slice(start, end)
   if (values.every((v) => !(v instanceof Uint8Array) && typeof v !== 'bigint')) {
     // a value JSON cannot hold would be null inside the array: refused as it is alone
     for (const v of values) if (NOT_JSON.includes(typeof v)) json(v)
@@ -96,15 +102,15 @@ export function encodeValues(values: readonly MapValue[]): Uint8Array {
   return out
 }
 
-/** Format 3 of `values` when there is at least one and every one is a finite number, else undefined. */
-function encodeNumbers(values: readonly MapValue[]): Uint8Array | undefined {
-  const n = values.length
-  if (n === 0 || typeof values[0] !== 'number') return undefined
+/** Format 3 of `values[start..end)` when there is at least one and every one is a finite number, else undefined. */
+function encodeNumbers(values: readonly MapValue[], start: number, end: number): Uint8Array | undefined {
+  const n = end - start
+  if (n <= 0 || typeof values[start] !== 'number') return undefined
   const out = new Uint8Array(F64_HEADER + 8 * n)
   const view = new DataView(out.buffer)
   const f64 = LITTLE_ENDIAN ? new Float64Array(out.buffer, F64_HEADER, n) : undefined
   for (let i = 0; i < n; i++) {
-    const v = values[i]
+    const v = values[start + i]
     // NaN and ±Infinity are no JSON numbers (JSON would make them null): such a batch is format 2
     if (typeof v !== 'number' || v - v !== 0) return undefined
     const x = v === 0 ? 0 : v // -0 travels as 0, as in JSON
@@ -137,13 +143,18 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapV
 }
 
 /**
- * The leading values of `values` that fit a batch of `maxBytes`, encoded:
+ * The leading values of `values[start..end)` that fit a batch of `maxBytes`, encoded:
  * at least one (`PayloadTooLargeError` where one alone does not fit); a
  * batch past `maxBytes` is cut in half until it fits.
  */
-export function encodeLeading(values: readonly MapValue[], maxBytes: number): { batch: Uint8Array; count: number } {
-  for (let n = Math.min(values.length, MAX_BATCH_ITEMS); ; n >>= 1) {
-    const batch = encodeValues(n === values.length ? values : values.slice(0, n))
+export function encodeLeading(
+  values: readonly MapValue[],
+  maxBytes: number,
+  start = 0,
+  end = values.length,
+): { batch: Uint8Array; count: number } {
+  for (let n = Math.min(end - start, MAX_BATCH_ITEMS); ; n >>= 1) {
+    const batch = encodeRange(values, start, start + n)
     if (batch.length <= maxBytes) return { batch, count: n }
     if (n === 1) throw new PayloadTooLargeError(`a map item exceeds a batch (${maxBytes} bytes)`)
   }

@@ -187,8 +187,21 @@ export class MapJob implements AsyncIterable<MapValue> {
     const rttMs = medianRttMs(this.host.candidates())
     const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
     const first = this.pulled - this.carry.length
-    let items = this.carry.splice(0, want)
     const builtin = isOp(this.kernel)
+    const arr = this.inputArray
+    if (arr && this.carry.length === 0 && !builtin) {
+      // an array's batch is encoded from the array itself: no copy of its items
+      const end = Math.min(this.pulled + want, arr.length)
+      if (end <= this.pulled) {
+        this.exhausted = true
+        return { first }
+      }
+      const batch: Batch = encodeLeading(arr, MAX_BATCH_BYTES, this.pulled, end)
+      this.pulled += batch.count
+      if (this.pulled >= arr.length) this.exhausted = true
+      return { first, batch }
+    }
+    let items = this.carry.splice(0, want)
     if (this.inputArray && items.length < want) {
       const from = this.inputArray.slice(this.pulled, this.pulled + want - items.length)
       this.pulled += from.length
