@@ -6,7 +6,8 @@ import {
   type PeerComputeError,
   RemoteTaskError,
 } from '../../errors.js'
-import type { Candidate } from './policies.js'
+import type { PieceRun } from './job-types.js'
+import { type Candidate, substrateOf } from './policies.js'
 
 // How a Job counts a failed attempt. Whatever a peer says is that peer's word:
 // its error is its own failure (the piece goes elsewhere), a malformed result
@@ -89,4 +90,19 @@ export function judgeFailure(
 /** How long a piece waits after its `failures`-th failure before it is placed again, ms. */
 export function retryDelayMs(failures: number): number {
   return Math.min(2000, 50 * 2 ** (failures - 1))
+}
+
+/** The record of an attempt on `c` that failed with `err`. */
+export function failedRun(c: Candidate, attempt: number, err: Error): PieceRun {
+  return {
+    peer: c.id,
+    substrate: substrateOf(c),
+    attempt,
+    ok: false,
+    error: err.name,
+    ...(err instanceof RemoteTaskError ? { remoteError: err.remoteName } : {}),
+    execMs: 0,
+    wallMs: 0,
+    costUsd: 0,
+  }
 }

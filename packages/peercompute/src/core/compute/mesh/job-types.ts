@@ -40,6 +40,13 @@ export interface JobSpec {
   includeLocal?: boolean
   /** Only these peer ids (this node's own id included) may run pieces. */
   peers?: string[]
+  /**
+   * How long a piece waits, ms, when every peer that could run it has gone
+   * (it left the relay's registry, or its tab handed over) and the job had
+   * one before: it may come back (default PEER_GRACE_MS, 15,000; 0 fails at
+   * once). A job that never had an eligible peer fails at once.
+   */
+  peerGraceMs?: number
   signal?: AbortSignal
 }
 

@@ -167,6 +167,52 @@ describe(`Job (in-memory peers, SEED=${SEED})`, () => {
     })
   })
 
+  it('the only peer leaves mid-job: the job waits for it (peerGraceMs) and completes; gone for good, it fails once the grace is over', async () => {
+    const data = prng(SEED + 5).bytes(8000)
+    const { h } = host({ solo: {} })
+    const all = h.candidates
+    const run = h.run
+    // the peer vanishes from the candidates after its first result, and is back after the job looked 3 times
+    let gone = false
+    let looks = 0
+    h.candidates = () => {
+      if (!gone) return all()
+      if (++looks >= 3) gone = false
+      return []
+    }
+    let ran = 0
+    h.run = async (...a) => {
+      const r = await run(...a)
+      if (++ran === 1) gone = true
+      return r
+    }
+    const res = await submit(h, { op: 'crc32c', data, pieceBytes: 100 }).result
+    expect(res.result).toBe(runOp('crc32c', data))
+    expect(looks).toBeGreaterThanOrEqual(3) // it did wait while the peer was away
+    // gone for good: NoEligiblePeerError after the grace, saying when the last one left
+    let left = false
+    h.candidates = () => (left ? [] : all())
+    h.run = async (...a) => {
+      const r = await run(...a)
+      left = true
+      return r
+    }
+    await expect(submit(h, { op: 'crc32c', data, pieceBytes: 100, peerGraceMs: 300 }).result).rejects.toMatchObject({
+      name: 'NoEligiblePeerError',
+      message: expect.stringMatching(/the last one left \d+ ms ago/),
+    })
+    // with no grace, at once; and a job that never had a peer fails at once whatever the grace
+    left = false
+    await expect(submit(h, { op: 'crc32c', data, pieceBytes: 100, peerGraceMs: 0 }).result).rejects.toMatchObject({
+      name: 'NoEligiblePeerError',
+    })
+    h.candidates = () => []
+    await expect(submit(h, { op: 'crc32c', data }).result).rejects.toMatchObject({
+      name: 'NoEligiblePeerError',
+      message: "no peer runs crc32c with the job's requirements",
+    })
+  })
+
   it('a registered kernel runs as one piece on a peer that lists it, with its params; its output is the result', async () => {
     const sum: Behaviour = (_op, input, params) => ({ sum: input.reduce((a, b) => a + b, 0) + Number(params.add) })
     const { h, calls } = host({ plain: {}, owner: { caps: { kernels: ['sum'] }, run: sum } })

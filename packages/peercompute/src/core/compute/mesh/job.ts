@@ -3,20 +3,25 @@ import {
   AbortError,
   DataSourceError,
   MalformedResultError,
-  NoEligiblePeerError,
   PeerComputeError,
-  RemoteTaskError,
   ResultMismatchError,
 } from '../../errors.js'
 import { isOp, type Op } from '../../ops.js'
 import type { ContentPin } from '../range-fetch.js'
 import { combine } from './combine.js'
 import { TASK_LIMITS } from './executor/limits.js'
-import { agreementNeeded, DEFAULT_MAX_ATTEMPTS, judgeFailure, MAX_BUSY_REFUSALS, retryDelayMs } from './failures.js'
+import {
+  agreementNeeded,
+  DEFAULT_MAX_ATTEMPTS,
+  failedRun,
+  judgeFailure,
+  MAX_BUSY_REFUSALS,
+  retryDelayMs,
+} from './failures.js'
 import type { JobEvents, JobHost, JobInit, JobResult, LieKind, Piece, RunOutcome } from './job-types.js'
-import { nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
-import { fits, jobResult, pieceReport, pieceTask } from './placement.js'
-import { type Candidate, type PieceContext, type SchedulerPolicy, substrateOf } from './policies.js'
+import { newPiece, nextPieceSize, TINY_PIECE, TINY_PIPELINE } from './pieces.js'
+import { fits, jobResult, noPeerOutcome, PEER_GRACE_MS, pieceReport, pieceTask } from './placement.js'
+import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
 import { resultProblem } from './result-check.js'
 import { EXTRA_RUNS, pinKey, tally, valueKey } from './vote.js'
 
@@ -65,6 +70,8 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private replaced = 0
   private launches = 0
   private restUntil?: number
+  /** When placement last found a peer that could run this job's pieces. */
+  private lastEligibleAt?: number
   private timer?: ReturnType<typeof setTimeout>
   private resolve!: (r: JobResult) => void
   private reject!: (e: Error) => void
@@ -153,29 +160,25 @@ export class Job extends TypedEventEmitter<JobEvents> {
         piece.excluded.clear() // every candidate failed this piece once: try them again (attempts are bounded)
         usable = fresh
       }
+      if (all.length > 0) this.lastEligibleAt = now
       if (usable.length === 0) {
-        if (piece.running.size > 0) break // wait for what runs
-        const back = this.restingUntil(ctx)
-        if (back !== undefined) {
-          wake = Math.min(wake, back) // peers that were unreachable may be back by then
-          break
-        }
-        if (piece.ok.length > 0 && new Set(piece.ok.map((o) => o.key)).size > 1) {
-          this.fail(
-            new ResultMismatchError(
-              `piece ${piece.index}: ${piece.ok.length} results disagree and no other peer is left to decide`,
-            ),
-          )
+        const next = noPeerOutcome({
+          piece,
+          eligible: all.length,
+          restingUntil: this.restingUntil(ctx),
+          lastEligibleAt: this.lastEligibleAt,
+          graceMs: this.spec.peerGraceMs ?? PEER_GRACE_MS,
+          now,
+          redundancy: this.redundancy,
+          kernel: this.kernel,
+        })
+        if (next === 'running') break // wait for what runs
+        if (next instanceof Error) {
+          this.fail(next)
           return
         }
-        this.fail(
-          new NoEligiblePeerError(
-            all.length === 0
-              ? `no peer runs ${this.kernel} with the job's requirements`
-              : `piece ${piece.index} needs ${this.redundancy} distinct peers; ${all.length} eligible`,
-          ),
-        )
-        return
+        wake = Math.min(wake, next.wake) // a peer resting or gone may be back by then
+        break
       }
       // tiny pieces are pipelined: their cost is the round trip, not the peer's cores
       const depth =
@@ -224,20 +227,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   }
 
   private cut(size: number): Piece {
-    const p: Piece = {
-      index: this.pieces.length,
-      offset: this.cursor,
-      length: size,
-      want: this.redundancy,
-      running: new Map(),
-      ok: [],
-      runs: [],
-      failures: 0,
-      busy: 0,
-      excluded: new Set(),
-      notBefore: 0,
-      reported: new Map(),
-    }
+    const p = newPiece(this.pieces.length, this.cursor, size, this.redundancy)
     if (this.sequential && this.pieces.length > 0) p.seed = this.pieces[this.pieces.length - 1].accepted
     this.cursor += size
     this.pieces.push(p)
@@ -349,17 +339,7 @@ export class Job extends TypedEventEmitter<JobEvents> {
   private onFailure(p: Piece, c: Candidate, attempt: number, err: Error): void {
     p.running.delete(c.id)
     if (this.finished || p.accepted !== undefined) return
-    p.runs.push({
-      peer: c.id,
-      substrate: substrateOf(c),
-      attempt,
-      ok: false,
-      error: err.name,
-      ...(err instanceof RemoteTaskError ? { remoteError: err.remoteName } : {}),
-      execMs: 0,
-      wallMs: 0,
-      costUsd: 0,
-    })
+    p.runs.push(failedRun(c, attempt, err))
     const ctx = { bytes: p.length, affinityKey: this.spec.affinityKey ?? this.kernel }
     const needed = agreementNeeded(this.redundancy, this.eligible(ctx, true).length)
     const verdict = judgeFailure(err, c, p.index, p.reported, needed)

@@ -1,3 +1,4 @@
+import type { Piece } from './job-types.js'
 import type { Candidate, PieceContext, SchedulerPolicy } from './policies.js'
 
 // Cutting a job's range into pieces: how big the next one is, and the
@@ -77,4 +78,22 @@ export function keyAt(key: Uint8Array, offset: number): Uint8Array {
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, v))
+}
+
+/** A new piece of `length` bytes at `offset`, wanting `want` agreeing runs. */
+export function newPiece(index: number, offset: number, length: number, want: number): Piece {
+  return {
+    index,
+    offset,
+    length,
+    want,
+    running: new Map(),
+    ok: [],
+    runs: [],
+    failures: 0,
+    busy: 0,
+    excluded: new Set(),
+    notBefore: 0,
+    reported: new Map(),
+  }
 }

@@ -1,3 +1,4 @@
+import { NoEligiblePeerError, ResultMismatchError } from '../../errors.js'
 import type { OpResult } from '../../ops.js'
 import type { ContentPin, RangeInput } from '../range-fetch.js'
 import type { JobInit, JobResult, Piece, PieceReport, PieceRun } from './job-types.js'
@@ -27,6 +28,48 @@ export function fits(c: Candidate, spec: JobInit, kernel: string, piece: PieceCo
     if (expectedMs(c, piece) > g.maxDurationS * 1000) return false
   }
   return true
+}
+
+/** How long a piece waits for a peer to come back once every eligible one has gone, ms (JobSpec.peerGraceMs). */
+export const PEER_GRACE_MS = 15_000
+/** How often a piece waiting for a peer looks again, ms. */
+const PEER_POLL_MS = 250
+
+/**
+ * What a piece that no peer can take now does: waits for what runs on it
+ * (`running`), waits until a time (`wake`, performance.now() ms: a resting
+ * peer is back, or a peer that left may return within the grace), or fails.
+ */
+export function noPeerOutcome(o: {
+  piece: Piece
+  /** Eligible peers now (resting ones aside). */
+  eligible: number
+  /** When the first resting eligible peer may be tried again. */
+  restingUntil?: number
+  /** When this job last saw an eligible peer (undefined: never). */
+  lastEligibleAt?: number
+  graceMs: number
+  now: number
+  redundancy: number
+  kernel: string
+}): 'running' | { wake: number } | Error {
+  const { piece, now } = o
+  if (piece.running.size > 0) return 'running'
+  if (o.restingUntil !== undefined) return { wake: o.restingUntil }
+  // every peer the job could use has gone: one that left (a relay's registry lapse, a tab's handover) may be back soon
+  if (o.eligible === 0 && o.lastEligibleAt !== undefined && now - o.lastEligibleAt < o.graceMs)
+    return { wake: Math.min(now + PEER_POLL_MS, o.lastEligibleAt + o.graceMs) }
+  if (piece.ok.length > 0 && new Set(piece.ok.map((r) => r.key)).size > 1)
+    return new ResultMismatchError(
+      `piece ${piece.index}: ${piece.ok.length} results disagree and no other peer is left to decide`,
+    )
+  return new NoEligiblePeerError(
+    o.eligible === 0
+      ? o.lastEligibleAt === undefined
+        ? `no peer runs ${o.kernel} with the job's requirements`
+        : `no peer runs ${o.kernel} with the job's requirements: the last one left ${Math.round(now - o.lastEligibleAt)} ms ago`
+      : `piece ${piece.index} needs ${o.redundancy} distinct peers; ${o.eligible} eligible`,
+  )
 }
 
 /** The task of one piece as the host runs it. */
