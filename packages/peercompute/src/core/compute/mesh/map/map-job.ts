@@ -78,7 +78,7 @@ export class MapJob implements AsyncIterable<MapValue> {
   private readonly spec: MapSpec
   private readonly host: MapHost
   private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
-  /** An array's items are sliced a batch at a time, not pulled one by one. */
+  /** An array input: its batches are encoded from it (a built-in's sliced), not pulled an item at a time. */
   private readonly inputArray?: readonly MapValue[]
   /** Results in input order. */
   private readonly results = new MapResults()
