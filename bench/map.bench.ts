@@ -1,12 +1,11 @@
 // npm run bench:map — map jobs, measured. Prints, never asserts.
-// A trivial kernel (x + 1) over 100,000 JSON numbers between two Node peers,
+// A trivial kernel (x + 1) over 1,000,000 JSON numbers between two Node peers,
 // directly and through the relay: items/s, next to
 //  - the same kernel over the same items on a node's own pool (no network), and
 //  - a bare libp2p echo of the same batches (the same bytes, as many in flight
 //    as the map job keeps on one peer) over the same connection, in this run.
-// The kernel is signed and travels to an executor that trusts its publisher
-// where this build's map jobs take signed code (`map({ code })`); otherwise the
-// same source is registered on the executor, and the table says so.
+// The kernel is signed and travels (`map({ code })`) to an executor that trusts
+// its publisher; the local pool runs the same source registered.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
@@ -39,12 +38,6 @@ const ROUNDS = Number(process.env.MAP_ROUNDS ?? 5)
 const ECHO = '/peercompute/bench-map-echo/1.0.0'
 const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
 const dir = benchDir('map')
-
-/** How the kernel gets to the executor: a signed bundle, or (where map takes no code) the same source registered. */
-interface Kernel {
-  signed: boolean
-  spec(): Pick<MapSpec, 'kernel'> & { code?: Uint8Array }
-}
 
 async function kernel(): Promise<{ bundle: Uint8Array; publicKey: string; moduleUrl: string }> {
   const pair = await generatePublisherKey()
@@ -106,10 +99,9 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
 async function pair(
   relay: string,
   label: string,
-  k: Kernel,
+  bundle: Uint8Array,
   extra: Partial<NodeCreateOptions>,
   connected: (a: NodeKernel, b: NodeKernel) => boolean,
-  setup: (b: NodeKernel) => void,
   inputs: number[],
 ): Promise<{
   label: string
@@ -125,18 +117,13 @@ async function pair(
   const b = await createNode({ ...LOOP, relays: [relay], ...extra })
   try {
     await Promise.all([a.start(), b.start()])
-    setup(b)
     await until(`${label}: the peers connected`, () => connected(a, b))
     await until(`${label}: the executor advertises the kernel`, () =>
-      a
-        .getStatus()
-        .peers.some(
-          (p) => p.id === b.peerId && p.caps.kernels.some((x) => (k.signed ? x.startsWith('signed:') : x === 'inc')),
-        ),
+      a.getStatus().peers.some((p) => p.id === b.peerId && p.caps.kernels.some((x) => x.startsWith('signed:'))),
     )
     const spec = (): MapSpec =>
       ({
-        ...k.spec(),
+        code: bundle,
         inputs,
         peers: [b.peerId],
         includeLocal: false,
@@ -191,22 +178,7 @@ async function pair(
 async function main(relay: RelayProcess): Promise<void> {
   const { bundle, publicKey, moduleUrl } = await kernel()
   const inputs = Array.from({ length: ITEMS }, (_, i) => i)
-  // does this build's map take signed code?
-  let signed = true
-  const probe = await createNode({ ...LOOP, relays: [], trust: [publicKey] })
-  try {
-    probe.compute.map({ code: bundle, inputs: [] } as unknown as MapSpec).result.catch(() => {})
-  } catch {
-    signed = false
-  }
-  await probe.stop()
-  const k: Kernel = signed
-    ? { signed, spec: () => ({ code: bundle }) as unknown as ReturnType<Kernel['spec']> }
-    : { signed, spec: () => ({ kernel: 'inc' }) }
-  const setup = (b: NodeKernel) => {
-    if (!signed) b.registerKernel('inc', moduleUrl)
-  }
-  const withTrust = signed ? { trust: [publicKey] } : {}
+  const withTrust = { trust: [publicKey] }
   // the local pool: one node, no peers; the same source registered (a node's own pool runs no traveling code)
   const solo = await createNode({ ...LOOP, relays: [] })
   let local = 0
@@ -225,24 +197,22 @@ async function main(relay: RelayProcess): Promise<void> {
   const direct = await pair(
     relay.tcpAddr,
     'direct',
-    k,
+    bundle,
     { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
     (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && c.transport === 'tcp'),
-    setup,
     inputs,
   )
   const relayed = await pair(
     relay.tcpAddr,
     'via the relay',
-    k,
+    bundle,
     { maxPeerConnections: 0, listen: [], ...withTrust },
     (a, b) => a.getStatus().peers.some((p) => p.id === b.peerId),
-    setup,
     inputs,
   )
   const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
   console.log(
-    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, ${signed ? 'signed kernel (map({ code }))' : 'registered kernel (this build has no map({ code }); same source)'}; median of ${ROUNDS} rounds, map and echo taking turns`,
+    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, signed kernel (map({ code })); median of ${ROUNDS} rounds, map and echo taking turns`,
   )
   console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
   console.log(

@@ -123,10 +123,9 @@ function encodeNumbers(values: readonly MapValue[], start: number, end: number):
 }
 
 /**
- * The numbers of a format-3 batch of `count`, written into `out` from `at`
- * (without `out`, only checked); ProtocolError for a wrong length, padding or a value that is not finite.
+ * The numbers of a format-3 batch of `count`, written into `out`; ProtocolError for a wrong length, padding or a value that is not finite.
  */
-function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapValue[] | undefined, at: number): void {
+function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapValue[]): void {
   if (buf.length !== F64_HEADER + 8 * count || buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0)
     throw new ProtocolError(`a format-3 batch of ${count} is not ${F64_HEADER + 8 * count} bytes`)
   let f64: Float64Array | undefined
@@ -138,7 +137,7 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapV
   for (let i = 0; i < count; i++) {
     const x = f64 ? f64[i] : view.getFloat64(F64_HEADER + 8 * i, true)
     if (x - x !== 0) throw new ProtocolError(`format-3 batch value ${i} is not a finite number`)
-    if (out) out[at + i] = x
+    out[i] = x
   }
 }
 
@@ -174,22 +173,10 @@ export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
   const { v, count, view } = batchHeader(buf, expectCount)
   if (v === BATCH_VERSION_F64) {
     const out: MapValue[] = new Array(count)
-    decodeNumbers(buf, view, count, out, 0)
+    decodeNumbers(buf, view, count, out)
     return out
   }
   return decodeOther(buf, v, count, view)
-}
-
-/**
- * Checks a batch as decodeBatch does (ProtocolError if malformed) and returns
- * its values where checking took decoding them (formats 1 and 2); a batch of
- * numbers is checked in place, and undefined comes back.
- */
-export function checkBatch(buf: Uint8Array, expectCount?: number): MapValue[] | undefined {
-  const { v, count, view } = batchHeader(buf, expectCount)
-  if (v !== BATCH_VERSION_F64) return decodeOther(buf, v, count, view)
-  decodeNumbers(buf, view, count, undefined, 0)
-  return undefined
 }
 
 /** A batch's version and count, checked before any work (see decodeBatch). */

@@ -5,7 +5,6 @@ import type { JobInit, JobSpec } from '../job-types.js'
 import type { Candidate, SchedulerPolicy } from '../policies.js'
 import { resultProblem } from '../result-check.js'
 import {
-  checkBatch,
   decodeBatch,
   encodeLeading,
   MAP_KERNEL,
@@ -78,7 +77,7 @@ export class MapJob implements AsyncIterable<MapValue> {
   private readonly spec: MapSpec
   private readonly host: MapHost
   private readonly input: Iterator<MapValue> | AsyncIterator<MapValue>
-  /** An array input: its batches are encoded from it (a built-in's sliced), not pulled an item at a time. */
+  /** An array input: its batches are encoded from it, not pulled an item at a time. */
   private readonly inputArray?: readonly MapValue[]
   /** Results in input order. */
   private readonly results = new MapResults()
@@ -186,35 +185,11 @@ export class MapJob implements AsyncIterable<MapValue> {
   private async readBatch(): Promise<{ first: number; batch?: Batch }> {
     const rttMs = medianRttMs(this.host.candidates())
     const want = nextBatchItems({ fixed: this.spec.batchItems, msPerItem: this.msPerItem, rttMs, last: this.lastItems })
+    if (this.inputArray) return this.readFromArray(this.inputArray, want)
     const first = this.pulled - this.carry.length
     const builtin = isOp(this.kernel)
-    const arr = this.inputArray
-    if (arr && this.carry.length === 0 && !builtin) {
-      // an array's batch is encoded from the array itself: no copy of its items
-      const end = Math.min(this.pulled + want, arr.length)
-      if (end <= this.pulled) {
-        this.exhausted = true
-        return { first }
-      }
-      const batch: Batch = encodeLeading(arr, MAX_BATCH_BYTES, this.pulled, end)
-      this.pulled += batch.count
-      if (this.pulled >= arr.length) this.exhausted = true
-      return { first, batch }
-    }
-    let items = this.carry.splice(0, want)
-    if (this.inputArray && items.length < want) {
-      const from = this.inputArray.slice(this.pulled, this.pulled + want - items.length)
-      this.pulled += from.length
-      if (builtin) {
-        const bad = from.findIndex((v) => !(v instanceof Uint8Array))
-        if (bad >= 0)
-          throw new TypeError(`item ${this.pulled - from.length + bad}: a ${this.kernel} item must be a Uint8Array`)
-      }
-      if (items.length === 0) items = from
-      else for (const v of from) items.push(v)
-      if (this.pulled >= this.inputArray.length) this.exhausted = true
-    }
-    while (!this.inputArray && items.length < want) {
+    const items = this.carry.splice(0, want)
+    while (items.length < want) {
       let r = this.input.next()
       if (r instanceof Promise) r = await r // a plain iterable's items are pulled without a turn each
       if (this.finished) break
@@ -223,8 +198,7 @@ export class MapJob implements AsyncIterable<MapValue> {
         break
       }
       this.pulled++
-      if (builtin && !(r.value instanceof Uint8Array))
-        throw new TypeError(`item ${this.pulled - 1}: a ${this.kernel} item must be a Uint8Array`)
+      if (builtin) this.checkBytes(r.value, this.pulled - 1)
       items.push(r.value)
     }
     if (items.length === 0) return { first }
@@ -234,6 +208,28 @@ export class MapJob implements AsyncIterable<MapValue> {
     // what did not fit starts the next batch
     if (batch.count < items.length) this.carry = items.slice(batch.count).concat(this.carry)
     return { first, batch }
+  }
+
+  /** The next batch of an array input, encoded from the array itself (no copy of its items, nothing carried over). */
+  private readFromArray(arr: readonly MapValue[], want: number): { first: number; batch?: Batch } {
+    const first = this.pulled
+    const end = Math.min(first + want, arr.length)
+    if (end <= first) {
+      this.exhausted = true
+      return { first }
+    }
+    const builtin = isOp(this.kernel)
+    if (builtin) for (let i = first; i < end; i++) this.checkBytes(arr[i], i)
+    const batch: Batch = encodeLeading(arr, MAX_BATCH_BYTES, first, end)
+    if (builtin) batch.itemBytes = arr.slice(first, first + batch.count).map((b) => (b as Uint8Array).length)
+    this.pulled += batch.count
+    if (this.pulled >= arr.length) this.exhausted = true
+    return { first, batch }
+  }
+
+  /** A built-in's item must be bytes: TypeError naming item `i` otherwise. */
+  private checkBytes(v: MapValue, i: number): void {
+    if (!(v instanceof Uint8Array)) throw new TypeError(`item ${i}: a ${this.kernel} item must be a Uint8Array`)
   }
 
   private launch(first: number, encoded: Batch): void {
@@ -264,7 +260,7 @@ export class MapJob implements AsyncIterable<MapValue> {
         this.running.delete(job)
         if (this.finished) return
         const bytes = r.result as unknown as Uint8Array // checked by batchProblem already
-        this.results.add(first, count, bytes, takeChecked(bytes))
+        this.results.add(first, takeChecked(bytes) ?? decodeBatch(bytes, count))
         const p = r.pieces[0]
         const perItem = p.execMs / count
         this.msPerItem = this.msPerItem === undefined ? perItem : (this.msPerItem + perItem) / 2
@@ -334,15 +330,12 @@ export function batchProblem(
   itemBytes?: readonly number[],
 ): string | undefined {
   if (!(value instanceof Uint8Array)) return 'a map batch result must be bytes'
-  let out: MapValue[] | undefined
+  let out: MapValue[]
   try {
-    out = checkBatch(value, count)
-    // a built-in's results are checked one by one: a batch of numbers, checked in place, is decoded for that
-    if (out === undefined && isOp(kernel)) out = decodeBatch(value, count)
+    out = decodeBatch(value, count)
   } catch (err) {
     return (err as Error).message
   }
-  if (out === undefined) return undefined // numbers, any of which a registered kernel may return
   if (isOp(kernel)) {
     for (let i = 0; i < out.length; i++) {
       const why = resultProblem(kernel, out[i], (itemBytes as number[])[i]) // a built-in's batch has them

@@ -1,6 +1,6 @@
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
-import { encodeValues } from './batch-codec.js'
+import { decodeBatch, encodeValues } from './batch-codec.js'
 import { MapResults } from './results.js'
 
 const SEED = testSeed(0x5e1)
@@ -36,9 +36,8 @@ describe(`map results in input order (SEED=${SEED})`, () => {
     const res = new MapResults()
     let seen = 0
     for (const [first, vs] of arrivals(values, sizes, SEED + 1)) {
-      const bytes = encodeValues(vs)
-      // a batch of numbers is added as bytes (decoded in place), others as the values checking decoded
-      res.add(first, vs.length, bytes, bytes[0] === 3 ? undefined : vs)
+      // as the job adds them: the batch's results as they came off the wire
+      res.add(first, decodeBatch(encodeValues(vs), vs.length))
       // what is ready is a prefix, read in order as the job's iterator does
       for (; seen < res.ready; seen++) expect(res.at(seen)).toEqual(values[seen])
     }

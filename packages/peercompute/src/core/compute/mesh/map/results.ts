@@ -1,4 +1,4 @@
-import { decodeBatch, type MapValue } from './batch-codec.js'
+import type { MapValue } from './batch-codec.js'
 
 /** Chunks joined by one `concat` call at most (its arguments are on the stack). */
 const CONCAT_CHUNKS = 4096
@@ -19,12 +19,9 @@ export class MapResults {
   private chunk = 0
   private chunkStart = 0
 
-  /**
-   * Adds the results of the batch whose first item is `first`: `values` where
-   * they were decoded already, else the batch's bytes (checked already).
-   */
-  add(first: number, count: number, bytes: Uint8Array, values?: MapValue[]): void {
-    this.early.set(first, values ?? decodeBatch(bytes, count))
+  /** Adds `values`, the results of the batch whose first item is `first`. */
+  add(first: number, values: MapValue[]): void {
+    this.early.set(first, values)
     for (let got = this.early.get(this.ready); got; got = this.early.get(this.ready)) {
       this.early.delete(this.ready)
       this.chunks.push(got)
