@@ -94,6 +94,12 @@ function echoer(stream: Stream): (batches: Uint8Array[], items: number, inflight
   }
 }
 
+/** CPU time of this thread (user + system), ms. */
+const threadCpuMs = (): number => {
+  const u = process.threadCpuUsage()
+  return (u.user + u.system) / 1000
+}
+
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
 
 async function pair(
@@ -112,6 +118,7 @@ async function pair(
   bytesPerItem: number
   inflight: number
   transport: string
+  nsPerItem: { map: number; echo: number }
 }> {
   const a = await createNode({ ...LOOP, relays: [relay], ...extra })
   const b = await createNode({ ...LOOP, relays: [relay], ...extra })
@@ -154,9 +161,15 @@ async function pair(
     // map and echo take turns, so what the machine does meanwhile falls on both alike
     const maps: number[] = []
     const echoes: number[] = []
+    // both peers share this thread: its CPU time a phase is what the phase costs, where rates only show the sum
+    const cpu = { map: 0, echo: 0 }
     for (let r = 0; r < ROUNDS; r++) {
+      let t = threadCpuMs()
       maps.push((await runMap(a, spec(), inputs)).rate)
+      cpu.map += threadCpuMs() - t
+      t = threadCpuMs()
       echoes.push(await echo(batches, ITEMS, inflight))
+      cpu.echo += threadCpuMs() - t
     }
     await stream.close().catch(() => stream.abort(new Error('close failed')))
     const bytes = batches.reduce((n, x) => n + x.length, 0)
@@ -169,6 +182,8 @@ async function pair(
       bytesPerItem: bytes / ITEMS,
       inflight,
       transport,
+      // main-thread ns an item, both peers together
+      nsPerItem: { map: (cpu.map * 1e6) / (ROUNDS * ITEMS), echo: (cpu.echo * 1e6) / (ROUNDS * ITEMS) },
     }
   } finally {
     await Promise.all([a.stop(), b.stop()])
@@ -216,14 +231,14 @@ async function main(relay: RelayProcess): Promise<void> {
   )
   console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
   console.log(
-    '| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo (median; per round, low–high) |',
+    '| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo (median; per round, low–high) | main-thread ns/item, map / echo |',
   )
-  console.log('|---|---|---:|---:|---:|')
+  console.log('|---|---|---:|---:|---:|---:|')
   for (const r of [direct, relayed])
     console.log(
-      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.bytesPerItem.toFixed(1)} B/item, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× (${Math.min(...r.ratios).toFixed(2)}–${Math.max(...r.ratios).toFixed(2)}) |`,
+      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.bytesPerItem.toFixed(1)} B/item, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× (${Math.min(...r.ratios).toFixed(2)}–${Math.max(...r.ratios).toFixed(2)}) | ${r.nsPerItem.map.toFixed(0)} / ${r.nsPerItem.echo.toFixed(0)} (${(r.nsPerItem.map / r.nsPerItem.echo).toFixed(2)}×) |`,
     )
-  console.log(`| local pool (registered) | none | ${f(local)} | | |`)
+  console.log(`| local pool (registered) | none | ${f(local)} | | | |`)
   console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)
 }
 
