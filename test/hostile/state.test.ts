@@ -46,10 +46,12 @@ async function stillSyncing(): Promise<void> {
   await waitFor(`${key}-back synced`, () => honest.state.map('m').get(`${key}-back`) === 2)
 }
 
-/** Opens the state protocol on the victim from a fresh attacker (a new peer id each time). */
-async function attack(): Promise<{ s: RawStream; id: string; send(m: StateMessage): void; stop(): Promise<void> }> {
+/** Opens the state protocol on `target` (default the victim) from a fresh attacker (a new peer id each time). */
+async function attack(
+  target: NodeKernel = victim,
+): Promise<{ s: RawStream; id: string; send(m: StateMessage): void; stop(): Promise<void> }> {
   const a = await startAttacker()
-  const addr = victim.network.libp2p
+  const addr = target.network.libp2p
     .getMultiaddrs()
     .map(String)
     .find((m) => m.includes('/tcp/') && !m.includes('/ws') && !m.includes('p2p-circuit')) as string
@@ -164,6 +166,49 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
     raw.s.raw(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f)) // a 4 GiB frame length
     expect(await cutOff(raw)).toMatch(/exceeds the limit/)
     await stillSyncing()
+  })
+
+  it("filling a room's document past its budget (maxDocBytes): the update that adds more is refused, the node serves on", async () => {
+    const maxDocBytes = 1 << 20
+    const [small] = await startNodes(1, relay.wsAddr, {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      stateLimits: { maxDocBytes },
+    })
+    try {
+      const cut: Array<{ peer: string; reason: string }> = []
+      small.state.addEventListener('state:refused', (e) => cut.push(e.detail))
+      const x = await attack(small)
+      x.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
+      const d = new Y.Doc()
+      const updates: Uint8Array[] = []
+      d.on('update', (u: Uint8Array) => updates.push(u))
+      for (let i = 0; i < 3; i++) d.getText('fill').insert(0, `${i}`.repeat(600_000))
+      for (const u of updates) x.send(syncUpdate(u))
+      await waitFor('the filler cut off', () => cut.some((r) => r.peer === x.id))
+      await x.stop()
+      expect(cut.find((r) => r.peer === x.id)?.reason).toMatch(
+        /^the room's document is full \(\d+ bytes from peers, maxDocBytes 1048576\)/,
+      )
+      // two updates taken (the budget is checked before each), the third not
+      expect(small.state.text('fill').length).toBe(1_200_000)
+      expect(small.state.bytesFromPeers).toBeLessThanOrEqual(maxDocBytes + updates[1].length)
+      // the node still serves a new peer what it holds (a sync of what it already has adds nothing)
+      const y = await attack(small)
+      y.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
+      y.send(syncUpdate(updates[0]))
+      // and a deletion, which adds no content: once the node shows it, both were taken
+      const del = new Y.Doc()
+      for (const u of updates.slice(0, 2)) Y.applyUpdate(del, u)
+      const sv = Y.encodeStateVector(del)
+      del.getText('fill').delete(0, 10)
+      y.send(syncUpdate(Y.encodeStateAsUpdate(del, sv)))
+      await waitFor('the deletion applied', () => small.state.text('fill').length === 1_200_000 - 10)
+      expect(cut.some((r) => r.peer === y.id)).toBe(false)
+      expect(small.state.peers()).toContain(y.id)
+      await y.stop()
+    } finally {
+      await small.stop()
+    }
   })
 
   it('no unhandled error in the victim process', () => {

@@ -28,6 +28,14 @@ export interface StateLimits {
   nodeReassemblyBytes: number
   /** Peers linked at once; more are refused. */
   maxSessions: number
+  /**
+   * Bytes a room's document may take in from peers (what their updates added
+   * to it, and what was loaded from storage; not what they sent: a copy of what
+   * the document holds adds nothing). Once past it, an update that would add
+   * to the document is refused and its sender cut off; the document can pass it
+   * by one message at most. Deletions are still taken.
+   */
+  maxDocBytes: number
 }
 
 /** The defaults: room for an 8 MiB document sync at join and steady editing, far below what hurts a node. */
@@ -45,6 +53,7 @@ export const DEFAULT_STATE_LIMITS: Readonly<StateLimits> = Object.freeze({
   nodeMessagesBurst: 50_000,
   nodeReassemblyBytes: 64 << 20,
   maxSessions: 256,
+  maxDocBytes: 64 << 20,
 })
 
 /** Counted per frame on top of its bytes: what handling a frame costs beyond them. */

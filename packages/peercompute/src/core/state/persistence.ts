@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
 import { PayloadTooLargeError, ProtocolError } from '../errors.js'
+import { FROM_STORAGE } from './origins.js'
 import type { StateManager } from './state-manager.js'
 
 /** Where a StateManager keeps its document between runs (`storageMode: 'local'`). */
@@ -19,8 +20,6 @@ export interface PersistStateOptions {
   compactEvery?: number
   log?: (line: string) => void
 }
-
-const FROM_STORAGE = Symbol('from storage')
 
 /**
  * Loads what `store` holds into `state.doc`, then stores every later update;

@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { CHUNK_FRAME_MAX, toChunks } from '../wire/chunks.js'
 import { TokenBucket } from './limits.js'
 import { encodeStateMessage, type StateMessage } from './messages.js'
+import { persistState } from './persistence.js'
 import { type StateLink, StateManager, type StateManagerInit } from './state-manager.js'
 
 /** Two StateManagers linked in memory (asynchronous, ordered delivery). */
@@ -299,5 +300,80 @@ describe('presence: only what a peer says of itself, over its own session, valid
     expect(awarenessProtocol.encodeAwarenessUpdate(a.awareness, [b.doc.clientID]).length).toBeGreaterThan(0)
     a.stop()
     b.stop()
+  })
+})
+
+describe('StateManager: the document budget (maxDocBytes)', () => {
+  it("a room's document full (maxDocBytes): new content from a peer is refused, copies and deletions are not", async () => {
+    const maxDocBytes = 50_000
+    const a = node('peer-a', { limits: { maxDocBytes } })
+    const b = node('peer-b') // default budget: the victim's own edits still reach it
+    link(a, 'peer-a', b, 'peer-b')
+    await until('a and b joined', () => a.peers().includes('peer-b') && b.peers().includes('peer-a'))
+    const refused = refusals(a)
+    const filler = attacker(a, 'filler')
+    filler.join()
+    const d = new Y.Doc()
+    const updates: Uint8Array[] = []
+    d.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 3; i++) d.getText('t').insert(0, `${i}`.repeat(30_000))
+    // the first two are taken (the budget is checked before each: it can be passed by one message)
+    filler.send(syncUpdate(updates[0]))
+    filler.send(syncUpdate(updates[1]))
+    expect(filler.st.closed).toBe(false)
+    expect(a.bytesFromPeers).toBeGreaterThanOrEqual(maxDocBytes)
+    expect(a.bytesFromPeers).toBeLessThanOrEqual(maxDocBytes + updates[1].length)
+    // a copy of what the document holds adds nothing: taken from another peer, nothing counted
+    const copier = attacker(a, 'copier')
+    copier.join()
+    const before = a.bytesFromPeers
+    copier.send(syncUpdate(updates[0]))
+    expect(a.bytesFromPeers).toBe(before)
+    // a deletion adds no content either
+    const del = new Y.Doc()
+    Y.applyUpdate(del, updates[0])
+    Y.applyUpdate(del, updates[1])
+    const sv = Y.encodeStateVector(del)
+    del.getText('t').delete(0, 10)
+    copier.send(syncUpdate(Y.encodeStateAsUpdate(del, sv)))
+    expect(copier.st.closed).toBe(false)
+    expect(a.text('t').length).toBe(60_000 - 10)
+    const full = a.bytesFromPeers
+    // new content is refused, its sender cut off, and the document does not take it
+    filler.send(syncUpdate(updates[2]))
+    expect(filler.st.closed).toBe(true)
+    expect(a.text('t').length).toBe(60_000 - 10)
+    expect(a.bytesFromPeers).toBe(full)
+    expect(refused).toEqual([
+      `filler: the room's document is full (${full} bytes from peers, maxDocBytes ${maxDocBytes}): an update that adds to it is refused`,
+    ])
+    // the victim's own edits still go out
+    a.map('m').set('after-full', true)
+    await until('the edit reached b', () => b.map('m').get('after-full') === true)
+    a.stop()
+    b.stop()
+  })
+
+  it('what a document loads from storage counts against maxDocBytes', async () => {
+    const d = new Y.Doc()
+    d.getText('t').insert(0, 'y'.repeat(20_000))
+    const stored = [Y.encodeStateAsUpdate(d)]
+    const a = node('peer-a', { limits: { maxDocBytes: 10_000 } })
+    const done = await persistState(a, {
+      load: async () => stored,
+      append: async () => {},
+      compact: async () => {},
+      close: async () => {},
+    })
+    expect(a.text('t').length).toBe(20_000)
+    expect(a.bytesFromPeers).toBeGreaterThanOrEqual(20_000)
+    const refused = refusals(a)
+    const writer = attacker(a, 'writer')
+    writer.join()
+    writer.send(syncUpdate(smallUpdates(1)[0]))
+    expect(writer.st.closed).toBe(true)
+    expect(refused[0]).toMatch(/^writer: the room's document is full/)
+    await done()
+    a.stop()
   })
 })

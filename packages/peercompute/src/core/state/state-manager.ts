@@ -10,6 +10,7 @@ import { Admission } from './admission.js'
 import { FRAME_COST, type StateLimits, stateLimits } from './limits.js'
 import { joinProof, sameBytes } from './membership.js'
 import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
+import { FROM_STORAGE } from './origins.js'
 import { checkAwareness, type Presence, parsePresence } from './presence.js'
 import type { Session, StateEvents, StateLink, StateManagerInit } from './types.js'
 
@@ -40,6 +41,8 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   private stopped = false
   private readonly limits: StateLimits
   private readonly admission: Admission
+  /** Bytes peers' updates (and storage) added to the document: what `maxDocBytes` bounds. */
+  private fromPeers = 0
 
   constructor(init: StateManagerInit) {
     super()
@@ -74,6 +77,11 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   /** The whole document as one Yjs update. */
   snapshot(): Uint8Array {
     return Y.encodeStateAsUpdate(this.doc)
+  }
+
+  /** Bytes the document took in from peers and from storage, counted against `maxDocBytes`. */
+  get bytesFromPeers(): number {
+    return this.fromPeers
   }
 
   /** Remembers the document as it is now under `name`. */
@@ -308,6 +316,10 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
       throw new ProtocolError(`unknown sync message type ${type}`)
     const update = decoding.readVarUint8Array(d)
+    if (this.fromPeers >= this.limits.maxDocBytes && this.addsContent(update))
+      throw new ProtocolError(
+        `the room's document is full (${this.fromPeers} bytes from peers, maxDocBytes ${this.limits.maxDocBytes}): an update that adds to it is refused`,
+      )
     // dry runs before the real one: Yjs finds some faults only after it has integrated an update,
     // and a throw from there leaves the document changed and silent for good
     const dryRun = (pending: (Uint8Array | null | undefined)[] = []) => {
@@ -339,8 +351,21 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     Y.applyUpdate(this.doc, update, s)
   }
 
+  /** Whether `update` holds structs the document lacks (a copy of what it holds, or deletions only, adds nothing). */
+  private addsContent(update: Uint8Array): boolean {
+    let meta: { to: Map<number, number> }
+    try {
+      meta = Y.parseUpdateMeta(update)
+    } catch (err) {
+      throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
+    }
+    for (const [client, clock] of meta.to) if (clock > Y.getState(this.doc.store, client)) return true
+    return false
+  }
+
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
     const from = [...this.sessions].find((s) => s === origin)
+    if (from || origin === FROM_STORAGE) this.fromPeers += update.length
     this.safeDispatchEvent('state:change', { detail: { peer: from?.link.remotePeer, bytes: update.length } })
     // updates made in one turn (a burst of small transactions) travel as one merged update
     const key = from ?? null
