@@ -211,6 +211,33 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
     }
   })
 
+  it('updates that wait forever for ones they depend on (maxPendingBytes): dropped, the sender cut off', async () => {
+    const maxPendingBytes = 64 << 10
+    const [small] = await startNodes(1, relay.wsAddr, {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      stateLimits: { maxPendingBytes },
+    })
+    try {
+      const cut: Array<{ peer: string; reason: string }> = []
+      small.state.addEventListener('state:refused', (e) => cut.push(e.detail))
+      const x = await attack(small)
+      x.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
+      const d = new Y.Doc()
+      const updates: Uint8Array[] = []
+      d.on('update', (u: Uint8Array) => updates.push(u))
+      for (let i = 0; i < 40; i++) d.getText('dangling').insert(0, `${i % 10}`.repeat(4_000))
+      // the first never comes: every later one waits for it
+      for (const u of updates.slice(1)) x.send(syncUpdate(u))
+      await waitFor('the sender cut off', () => cut.some((r) => r.peer === x.id))
+      await x.stop()
+      expect(cut.find((r) => r.peer === x.id)?.reason).toMatch(/passed maxPendingBytes \(\d+ > 65536\): dropped$/)
+      expect(small.state.doc.store.pendingStructs).toBeNull()
+      expect(small.state.text('dangling').length).toBe(0)
+    } finally {
+      await small.stop()
+    }
+  })
+
   it('no unhandled error in the victim process', () => {
     expect(unhandled.errors).toEqual([])
   })

@@ -36,6 +36,13 @@ export interface StateLimits {
    * by one message at most. Deletions are still taken.
    */
   maxDocBytes: number
+  /**
+   * Bytes of updates a room's document holds waiting for others they depend
+   * on (Yjs keeps them until those arrive, which may be never). Past it they
+   * are dropped (what is real comes back with the next sync) and the peer whose
+   * update passed it is cut off.
+   */
+  maxPendingBytes: number
 }
 
 /** The defaults: room for an 8 MiB document sync at join and steady editing, far below what hurts a node. */
@@ -54,6 +61,7 @@ export const DEFAULT_STATE_LIMITS: Readonly<StateLimits> = Object.freeze({
   nodeReassemblyBytes: 64 << 20,
   maxSessions: 256,
   maxDocBytes: 64 << 20,
+  maxPendingBytes: 16 << 20,
 })
 
 /** Counted per frame on top of its bytes: what handling a frame costs beyond them. */

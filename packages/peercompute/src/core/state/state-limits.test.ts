@@ -376,4 +376,27 @@ describe('StateManager: the document budget (maxDocBytes)', () => {
     await done()
     a.stop()
   })
+
+  it('updates that wait forever for ones they depend on (maxPendingBytes): dropped, their sender cut off', async () => {
+    const { a, b, stillSyncing } = await honestPair({ limits: { maxPendingBytes: 4_000 } })
+    const refused = refusals(a)
+    const x = attacker(a, 'dangler')
+    x.join()
+    const d = new Y.Doc()
+    const updates: Uint8Array[] = []
+    d.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 12; i++) d.getText('t').insert(0, `${i % 10}`.repeat(500))
+    // the first never comes: each later one waits for it
+    for (const u of updates.slice(1)) if (!x.st.closed) x.send(syncUpdate(u))
+    expect(x.st.closed).toBe(true)
+    expect(refused).toHaveLength(1)
+    expect(refused[0]).toMatch(
+      /^dangler: updates waiting for ones they depend on passed maxPendingBytes \(\d+ > 4000\): dropped$/,
+    )
+    expect(a.doc.store.pendingStructs).toBeNull()
+    expect(a.text('t').length).toBe(0)
+    await stillSyncing('after-dangling')
+    a.stop()
+    b.stop()
+  })
 })

@@ -7,6 +7,7 @@ import * as Y from 'yjs'
 import { ProtocolError } from '../errors.js'
 import { ChunkAssembler, toChunks } from '../wire/chunks.js'
 import { Admission } from './admission.js'
+import { addsContent, pendingBytes } from './doc-budget.js'
 import { FRAME_COST, type StateLimits, stateLimits } from './limits.js'
 import { joinProof, sameBytes } from './membership.js'
 import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
@@ -316,7 +317,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
       throw new ProtocolError(`unknown sync message type ${type}`)
     const update = decoding.readVarUint8Array(d)
-    if (this.fromPeers >= this.limits.maxDocBytes && this.addsContent(update))
+    if (this.fromPeers >= this.limits.maxDocBytes && addsContent(this.doc, update))
       throw new ProtocolError(
         `the room's document is full (${this.fromPeers} bytes from peers, maxDocBytes ${this.limits.maxDocBytes}): an update that adds to it is refused`,
       )
@@ -349,18 +350,14 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
       }
     }
     Y.applyUpdate(this.doc, update, s)
-  }
-
-  /** Whether `update` holds structs the document lacks (a copy of what it holds, or deletions only, adds nothing). */
-  private addsContent(update: Uint8Array): boolean {
-    let meta: { to: Map<number, number> }
-    try {
-      meta = Y.parseUpdateMeta(update)
-    } catch (err) {
-      throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
+    const waiting = pendingBytes(this.doc)
+    if (waiting > this.limits.maxPendingBytes) {
+      this.doc.store.pendingStructs = null
+      this.doc.store.pendingDs = null
+      throw new ProtocolError(
+        `updates waiting for ones they depend on passed maxPendingBytes (${waiting} > ${this.limits.maxPendingBytes}): dropped`,
+      )
     }
-    for (const [client, clock] of meta.to) if (clock > Y.getState(this.doc.store, client)) return true
-    return false
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {

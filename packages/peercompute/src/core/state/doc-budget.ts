@@ -1,0 +1,22 @@
+import * as Y from 'yjs'
+import { ProtocolError } from '../errors.js'
+
+// What a room's document takes in, measured for its budgets (maxDocBytes, maxPendingBytes in StateLimits).
+
+/** Whether `update` holds structs `doc` lacks (a copy of what it holds, or deletions only, add nothing). */
+export function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
+  let meta: { to: Map<number, number> }
+  try {
+    meta = Y.parseUpdateMeta(update)
+  } catch (err) {
+    throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
+  }
+  for (const [client, clock] of meta.to) if (clock > Y.getState(doc.store, client)) return true
+  return false
+}
+
+/** Bytes of updates `doc` holds waiting for others they depend on (as Yjs keeps them, v2-encoded). */
+export function pendingBytes(doc: Y.Doc): number {
+  const { pendingStructs, pendingDs } = doc.store
+  return (pendingStructs?.update.length ?? 0) + (pendingDs?.length ?? 0)
+}
