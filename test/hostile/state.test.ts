@@ -6,6 +6,7 @@ import * as encoding from 'lib0/encoding'
 import {
   CHUNK_FRAME_MAX,
   encodeStateMessage,
+  type NodeCreateOptions,
   type NodeKernel,
   STATE_PROTOCOL,
   type StateMessage,
@@ -93,6 +94,28 @@ const presence = (clientID: number, state: unknown): StateMessage => {
   return { kind: 'awareness', payload: encoding.toUint8Array(e) }
 }
 
+/** The updates of `n` inserts of `size` characters at the start of text `name` (each depends on the one before). */
+function textInserts(name: string, n: number, size: number): Uint8Array[] {
+  const d = new Y.Doc()
+  const updates: Uint8Array[] = []
+  d.on('update', (u: Uint8Array) => updates.push(u))
+  for (let i = 0; i < n; i++) d.getText(name).insert(0, `${i % 10}`.repeat(size))
+  return updates
+}
+
+/** A node of its own with `stateLimits`, its refusals, and an attacker joined to its room. */
+async function ownVictim(stateLimits: NodeCreateOptions['stateLimits']) {
+  const [node] = await startNodes(1, relay.wsAddr, { listen: ['/ip4/127.0.0.1/tcp/0'], stateLimits })
+  const cut: Array<{ peer: string; reason: string }> = []
+  node.state.addEventListener('state:refused', (e) => cut.push(e.detail))
+  const joined = async () => {
+    const x = await attack(node)
+    x.send({ kind: 'join', room: node.state.room, proof: new Uint8Array(0) })
+    return x
+  }
+  return { node, cut, joined }
+}
+
 describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
   it('one huge update (over 8 MiB): cut off, the document untouched', async () => {
     const x = await attack()
@@ -170,19 +193,10 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
 
   it("filling a room's document past its budget (maxDocBytes): the update that adds more is refused, the node serves on", async () => {
     const maxDocBytes = 1 << 20
-    const [small] = await startNodes(1, relay.wsAddr, {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      stateLimits: { maxDocBytes },
-    })
+    const { node: small, cut, joined } = await ownVictim({ maxDocBytes })
     try {
-      const cut: Array<{ peer: string; reason: string }> = []
-      small.state.addEventListener('state:refused', (e) => cut.push(e.detail))
-      const x = await attack(small)
-      x.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
-      const d = new Y.Doc()
-      const updates: Uint8Array[] = []
-      d.on('update', (u: Uint8Array) => updates.push(u))
-      for (let i = 0; i < 3; i++) d.getText('fill').insert(0, `${i}`.repeat(600_000))
+      const x = await joined()
+      const updates = textInserts('fill', 3, 600_000)
       for (const u of updates) x.send(syncUpdate(u))
       await waitFor('the filler cut off', () => cut.some((r) => r.peer === x.id))
       await x.stop()
@@ -193,8 +207,7 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
       expect(small.state.text('fill').length).toBe(1_200_000)
       expect(small.state.bytesFromPeers).toBeLessThanOrEqual(maxDocBytes + updates[1].length)
       // the node still serves a new peer what it holds (a sync of what it already has adds nothing)
-      const y = await attack(small)
-      y.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
+      const y = await joined()
       y.send(syncUpdate(updates[0]))
       // and a deletion, which adds no content: once the node shows it, both were taken
       const del = new Y.Doc()
@@ -212,20 +225,10 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
   })
 
   it('updates that wait forever for ones they depend on (maxPendingBytes): dropped, the sender cut off', async () => {
-    const maxPendingBytes = 64 << 10
-    const [small] = await startNodes(1, relay.wsAddr, {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      stateLimits: { maxPendingBytes },
-    })
+    const { node: small, cut, joined } = await ownVictim({ maxPendingBytes: 64 << 10 })
     try {
-      const cut: Array<{ peer: string; reason: string }> = []
-      small.state.addEventListener('state:refused', (e) => cut.push(e.detail))
-      const x = await attack(small)
-      x.send({ kind: 'join', room: small.state.room, proof: new Uint8Array(0) })
-      const d = new Y.Doc()
-      const updates: Uint8Array[] = []
-      d.on('update', (u: Uint8Array) => updates.push(u))
-      for (let i = 0; i < 40; i++) d.getText('dangling').insert(0, `${i % 10}`.repeat(4_000))
+      const x = await joined()
+      const updates = textInserts('dangling', 40, 4_000)
       // the first never comes: every later one waits for it
       for (const u of updates.slice(1)) x.send(syncUpdate(u))
       await waitFor('the sender cut off', () => cut.some((r) => r.peer === x.id))

@@ -86,6 +86,14 @@ const smallUpdates = (n: number) => {
   for (let i = 0; i < n; i++) d.getMap('spam').set(`k${i % 10}`, i)
   return out
 }
+/** The updates of `n` inserts of `size` characters at the start of text `t` (each depends on the one before). */
+const textInserts = (n: number, size: number) => {
+  const d = new Y.Doc()
+  const out: Uint8Array[] = []
+  d.on('update', (u: Uint8Array) => out.push(u))
+  for (let i = 0; i < n; i++) d.getText('t').insert(0, `${i % 10}`.repeat(size))
+  return out
+}
 /** An awareness message for `clientID` with `state`. */
 const awareness = (clientID: number, state: unknown, clock = 1): StateMessage => {
   const e = encoding.createEncoder()
@@ -313,10 +321,7 @@ describe('StateManager: the document budget (maxDocBytes)', () => {
     const refused = refusals(a)
     const filler = attacker(a, 'filler')
     filler.join()
-    const d = new Y.Doc()
-    const updates: Uint8Array[] = []
-    d.on('update', (u: Uint8Array) => updates.push(u))
-    for (let i = 0; i < 3; i++) d.getText('t').insert(0, `${i}`.repeat(30_000))
+    const updates = textInserts(3, 30_000)
     // the first two are taken (the budget is checked before each: it can be passed by one message)
     filler.send(syncUpdate(updates[0]))
     filler.send(syncUpdate(updates[1]))
@@ -382,10 +387,7 @@ describe('StateManager: the document budget (maxDocBytes)', () => {
     const refused = refusals(a)
     const x = attacker(a, 'dangler')
     x.join()
-    const d = new Y.Doc()
-    const updates: Uint8Array[] = []
-    d.on('update', (u: Uint8Array) => updates.push(u))
-    for (let i = 0; i < 12; i++) d.getText('t').insert(0, `${i % 10}`.repeat(500))
+    const updates = textInserts(12, 500)
     // the first never comes: each later one waits for it
     for (const u of updates.slice(1)) if (!x.st.closed) x.send(syncUpdate(u))
     expect(x.st.closed).toBe(true)
