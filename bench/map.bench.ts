@@ -22,6 +22,7 @@ import {
   type MapSpec,
   type NodeCreateOptions,
   type NodeKernel,
+  peerSlots,
   signBundle,
 } from 'peercompute'
 import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
@@ -153,8 +154,8 @@ async function pair(
     })
     const order = [...job.batches].sort((x, y) => x.first - y.first)
     const batches = order.map((bt) => encodeValues(inputs.slice(bt.first, bt.first + bt.count)))
-    const slots = a.getStatus().peers.find((p) => p.id === b.peerId)?.caps.cores ?? availableParallelism()
-    const inflight = Number(process.env.ECHO_INFLIGHT ?? (Math.min(Math.max(1, slots), 16) + 1) * MAP_PIPELINE)
+    const cores = a.getStatus().peers.find((p) => p.id === b.peerId)?.caps.cores ?? availableParallelism()
+    const inflight = Number(process.env.ECHO_INFLIGHT ?? peerSlots(cores) * MAP_PIPELINE)
     const stream = await a.network.dialProtocol(b.peerId, ECHO)
     const echo = echoer(stream)
     await echo(batches, ITEMS, inflight)

@@ -141,6 +141,7 @@ export {
   type PieceContext,
   POLICIES,
   type PolicyName,
+  peerSlots,
   pieceCostUsd,
   type SchedulerPolicy,
   substrateOf,

@@ -13,7 +13,7 @@ import { MapJob, type MapSpec } from './map/map-job.js'
 import { MetricsRing, type MetricsSummary, type PieceMetric } from './metrics.js'
 import { LIE_WEIGHT, PeerStatsTable } from './peer-stats.js'
 import { PieceRunner } from './piece-runner.js'
-import { type Candidate, POLICIES } from './policies.js'
+import { type Candidate, POLICIES, peerSlots } from './policies.js'
 import { type SubmitSpec, submitTask, type TaskResult, type TaskSpec } from './submit-task.js'
 import { TaskClient } from './task-client.js'
 import { type ExecutorStats, TaskExecutor, type TaskLimits, type TaskRunner } from './task-executor.js'
@@ -300,8 +300,7 @@ export class ComputeManager {
         load: p.load,
         rttMs: p.rttMs,
         inflight: s.inflight,
-        // one piece more than cores: the next one's bytes travel while the last one runs
-        slots: Math.min(Math.max(1, p.caps.cores), 16) + 1,
+        slots: peerSlots(p.caps.cores),
         throughput: s.throughput,
         failures: s.failures,
         ...(s.downUntil !== undefined && s.downUntil > now ? { downUntil: s.downUntil } : {}),

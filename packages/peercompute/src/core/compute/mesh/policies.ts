@@ -21,6 +21,14 @@ export interface Candidate {
   downUntil?: number
 }
 
+/**
+ * Pieces a peer advertising `cores` is given at once (`Candidate.slots`): its
+ * cores (1..16) and one more, so the next piece's bytes travel while the last runs.
+ */
+export function peerSlots(cores: number): number {
+  return Math.min(Math.max(1, cores), 16) + 1
+}
+
 /** What a policy weighs for one piece. */
 export interface PieceContext {
   bytes: number
