@@ -1,9 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 
-/** Frames written in one turn of the event loop go out together, up to this many bytes per send. */
-const BATCH_BYTES = 64 * 1024
-
 /**
  * Writes frames to a stream, coalescing those written in the same microtask
  * turn into one `send` (one muxer frame, one encryption, one socket write):
@@ -12,14 +9,18 @@ const BATCH_BYTES = 64 * 1024
  */
 export class CorkedWriter {
   private readonly stream: Stream
+  /** Frames written in one turn go out together up to this many bytes a send. */
+  private readonly maxSendBytes: number
   private parts: Array<Uint8Array | Uint8ArrayList> = []
   private size = 0
   private scheduled = false
   private blocked = false
   private waiters = 0
 
-  constructor(stream: Stream) {
+  /** `maxSendBytes`: what one send may gather (the protocol's write size, e.g. TASK_WRITE_BYTES). */
+  constructor(stream: Stream, maxSendBytes: number) {
     this.stream = stream
+    this.maxSendBytes = maxSendBytes
   }
 
   /**
@@ -37,7 +38,7 @@ export class CorkedWriter {
     }
     this.parts.push(frame)
     this.size += frame.byteLength
-    if (this.size >= BATCH_BYTES) this.flush()
+    if (this.size >= this.maxSendBytes) this.flush()
     else if (!this.scheduled) {
       this.scheduled = true
       queueMicrotask(() => this.flush())

@@ -72,9 +72,11 @@ export interface FrameDecoderInit {
 /**
  * Splits a byte stream into frames, chunk by chunk. Throws `ProtocolError` on a
  * length over `maxFrame` or a varint over 5 bytes; after that the stream is
- * beyond repair and must be closed. Each byte is copied at most once whatever
- * the chunking (a frame sent a byte at a time costs no more than one sent
- * whole); see FrameDecoderInit for when frames may view their chunks.
+ * beyond repair and must be closed. A byte that waits past the push that
+ * brought it is copied then (the chunk is not kept); a frame is copied out when
+ * it is cut (`copy: true`, the default) or, with `copy: false`, only when it
+ * spans several pieces. So a byte is copied at most twice whatever the
+ * chunking: a frame sent a byte at a time costs no more than a few sent whole.
  */
 export class FrameDecoder {
   private readonly maxFrame: number

@@ -128,7 +128,11 @@ export function encodeTaskMessage(m: TaskMessage): Uint8Array {
   return concatBytes(messageParts(m).parts)
 }
 
-/** Most bytes of frames `taskFrames` puts in one write: one muxer message, one encryption. */
+/**
+ * Most bytes of frames `taskFrames` puts in one write, and that a task stream's
+ * CorkedWriter gathers into one send: one muxer message (noise still cuts a
+ * send past 65,519 bytes into two encrypted messages).
+ */
 export const TASK_WRITE_BYTES = 64 * 1024
 
 /**

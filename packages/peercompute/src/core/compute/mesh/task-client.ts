@@ -16,6 +16,7 @@ import {
   TASK_FRAME_MAX,
   TASK_ID_MAX,
   TASK_PROTOCOL,
+  TASK_WRITE_BYTES,
   type TaskMessage,
   type TaskRequestHeader,
   type TaskResultHeader,
@@ -151,7 +152,7 @@ class Channel {
     this.stream = stream
     this.peer = peer
     this.maxKernelResultBytes = maxKernelResultBytes
-    this.writer = new CorkedWriter(stream)
+    this.writer = new CorkedWriter(stream, TASK_WRITE_BYTES)
     this.onGone = onGone
     // frames may view the stream's chunks: every message is read, and its data copied, before push returns
     const decoder = new FrameDecoder(TASK_FRAME_MAX, { copy: false })

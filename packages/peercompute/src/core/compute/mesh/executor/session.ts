@@ -7,6 +7,7 @@ import {
   decodeTaskMessage,
   encodeTaskMessage,
   TASK_FRAME_MAX,
+  TASK_WRITE_BYTES,
   type TaskMessage,
   type TaskRequestHeader,
   taskFrames,
@@ -85,7 +86,7 @@ export class TaskSession {
     this.env = env
     this.stream = stream
     this.peer = peer
-    this.writer = new CorkedWriter(stream)
+    this.writer = new CorkedWriter(stream, TASK_WRITE_BYTES)
     // while tasks are here, say so every second: a submitter can then tell a dead peer from a slow task
     this.alive = setInterval(() => this.tick(), ALIVE_MS)
     stream.addEventListener('close', () => {
