@@ -63,12 +63,11 @@ export function noPeerOutcome(o: {
     return new ResultMismatchError(
       `piece ${piece.index}: ${piece.ok.length} results disagree and no other peer is left to decide`,
     )
+  if (o.eligible > 0)
+    return new NoEligiblePeerError(`piece ${piece.index} needs ${o.redundancy} distinct peers; ${o.eligible} eligible`)
+  const none = `no peer runs ${o.kernel} with the job's requirements`
   return new NoEligiblePeerError(
-    o.eligible === 0
-      ? o.lastEligibleAt === undefined
-        ? `no peer runs ${o.kernel} with the job's requirements`
-        : `no peer runs ${o.kernel} with the job's requirements: the last one left ${Math.round(now - o.lastEligibleAt)} ms ago`
-      : `piece ${piece.index} needs ${o.redundancy} distinct peers; ${o.eligible} eligible`,
+    o.lastEligibleAt === undefined ? none : `${none}: the last one left ${Math.round(now - o.lastEligibleAt)} ms ago`,
   )
 }
 

@@ -25,5 +25,7 @@ export function validateSpec(spec: Omit<JobSpec, 'policy'>): void {
     throw new RangeError('pieceBytes must be an integer ≥ 1')
   if (spec.maxAttempts !== undefined && (!Number.isInteger(spec.maxAttempts) || spec.maxAttempts < 1))
     throw new RangeError('maxAttempts must be an integer ≥ 1')
+  if (spec.peerGraceMs !== undefined && !(Number.isFinite(spec.peerGraceMs) && spec.peerGraceMs >= 0))
+    throw new RangeError(`peerGraceMs must be a number of ms ≥ 0; got ${String(spec.peerGraceMs)}`)
   if (spec.signal?.aborted) throw new AbortError('aborted before the job started')
 }
