@@ -122,12 +122,11 @@ function encodeNumbers(values: readonly MapValue[], start: number, end: number):
   return out
 }
 
-/**
- * The numbers of a format-3 batch of `count`, written into `out`; ProtocolError for a wrong length, padding or a value that is not finite.
- */
-function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapValue[]): void {
+/** The numbers of a format-3 batch of `count`; ProtocolError for a wrong length, padding or a value that is not finite. */
+function decodeNumbers(buf: Uint8Array, view: DataView, count: number): MapValue[] {
   if (buf.length !== F64_HEADER + 8 * count || buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0)
     throw new ProtocolError(`a format-3 batch of ${count} is not ${F64_HEADER + 8 * count} bytes`)
+  const out: MapValue[] = new Array(count)
   let f64: Float64Array | undefined
   if (LITTLE_ENDIAN)
     f64 =
@@ -139,6 +138,7 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number, out: MapV
     if (x - x !== 0) throw new ProtocolError(`format-3 batch value ${i} is not a finite number`)
     out[i] = x
   }
+  return out
 }
 
 /**
@@ -171,12 +171,7 @@ export function encodeLeading(
  */
 export function decodeBatch(buf: Uint8Array, expectCount?: number): MapValue[] {
   const { v, count, view } = batchHeader(buf, expectCount)
-  if (v === BATCH_VERSION_F64) {
-    const out: MapValue[] = new Array(count)
-    decodeNumbers(buf, view, count, out)
-    return out
-  }
-  return decodeOther(buf, v, count, view)
+  return v === BATCH_VERSION_F64 ? decodeNumbers(buf, view, count) : decodeOther(buf, v, count, view)
 }
 
 /** A batch's version and count, checked before any work (see decodeBatch). */
