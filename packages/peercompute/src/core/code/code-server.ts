@@ -72,7 +72,7 @@ export class CodeServer {
     stream.addEventListener('message', (evt) => {
       if (answered) return
       try {
-        const frames = decoder.push(evt.data.subarray())
+        const frames = decoder.push(evt.data)
         if (frames.length === 0) return
         answered = true
         clearTimeout(timer)

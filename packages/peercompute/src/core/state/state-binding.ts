@@ -41,7 +41,7 @@ export function streamLink(stream: Stream, remotePeer: string): StateLink {
         if (closed) return
         let frames: Uint8Array[]
         try {
-          frames = decoder.push(e.data.subarray())
+          frames = decoder.push(e.data)
         } catch (err) {
           finish((err as Error).message) // before abort: its close event would end the link without a reason
           stream.abort(err as Error)

@@ -35,7 +35,7 @@ export class FramedStream<M> {
     }
     stream.addEventListener('message', (evt) => {
       try {
-        for (const frame of decoder.push(evt.data.subarray())) handlers.onMessage(codec.decode(frame))
+        for (const frame of decoder.push(evt.data)) handlers.onMessage(codec.decode(frame))
       } catch (err) {
         const e = err instanceof ProtocolError ? err : new ProtocolError((err as Error).message)
         stream.abort(e)

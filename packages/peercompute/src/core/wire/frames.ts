@@ -9,13 +9,15 @@ export const DEFAULT_MAX_FRAME = 64 * 1024
 
 /** `n` (a safe integer ≥ 0) as an unsigned LEB128 varint. */
 export function encodeVarint(n: number): Uint8Array {
-  const out: number[] = []
-  do {
-    const b = n & 0x7f
+  let len = 1
+  for (let x = n; x >= 128; x = Math.floor(x / 128)) len++
+  const out = new Uint8Array(len)
+  for (let i = 0; i < len - 1; i++) {
+    out[i] = (n % 128) | 0x80
     n = Math.floor(n / 128)
-    out.push(n > 0 ? b | 0x80 : b)
-  } while (n > 0)
-  return Uint8Array.from(out)
+  }
+  out[len - 1] = n
+  return out
 }
 
 /** `payload` prefixed with its length as a varint. */
@@ -94,12 +96,21 @@ export class FrameDecoder {
     return this.pending.byteLength
   }
 
-  /** Feeds a chunk; returns the frames it completes. */
-  push(chunk: Uint8Array): Uint8Array[] {
+  /**
+   * Feeds a chunk, or a list of them (a stream message's parts, each taken as
+   * a chunk of its own: they are not joined first); returns the frames completed.
+   */
+  push(chunk: Uint8Array | Iterable<Uint8Array>): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
+    const frames: Uint8Array[] = []
+    if (chunk instanceof Uint8Array) this.pushOne(chunk, frames)
+    else for (const part of chunk) this.pushOne(part, frames)
+    return frames
+  }
+
+  private pushOne(chunk: Uint8Array, frames: Uint8Array[]): void {
     // the chunk is held as it is only during this push: streams may reuse their buffers (see keepTail)
     if (chunk.length > 0) this.pending.append(chunk)
-    const frames: Uint8Array[] = []
     for (;;) {
       const have = this.pending.byteLength
       if (have === 0) break
@@ -113,7 +124,6 @@ export class FrameDecoder {
       this.pending.consume(end + len)
     }
     if (chunk.length > 0 && this.pending.byteLength > 0) this.keepTail(chunk.length)
-    return frames
   }
 
   /** Replaces the view of the last chunk (its last `chunkBytes` at most) still waiting with a copy. */

@@ -98,6 +98,32 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
     expect(copied.buffer).not.toBe(one.buffer)
   })
 
+  it("a list of parts (a stream message's chunks) is taken part by part: whole frames inside a part are views of it", () => {
+    const r = prng(SEED + 4)
+    const frames = Array.from({ length: 200 }, () => r.bytes(r.int(300)))
+    const stream = Buffer.concat(frames.map((f) => encodeFrame(f)))
+    const dec = new FrameDecoder(1024, { copy: false })
+    const out: Uint8Array[] = []
+    for (let i = 0; i < stream.length; ) {
+      // a message of 1..4 parts, each a fresh buffer overwritten once push returns
+      const parts: Uint8Array[] = []
+      for (let k = 1 + r.int(4); k > 0 && i < stream.length; k--) {
+        const n = 1 + r.int(500)
+        parts.push(Uint8Array.from(stream.subarray(i, i + n)))
+        i += n
+      }
+      for (const f of dec.push(parts)) out.push(f.slice())
+      for (const p of parts) p.fill(0xee)
+    }
+    expect(out).toEqual(frames)
+    expect(dec.buffered).toBe(0)
+    // two whole frames in two parts: each a view of its own part, nothing joined
+    const a = encodeFrame(Uint8Array.of(1, 2))
+    const b = encodeFrame(Uint8Array.of(3))
+    const got = new FrameDecoder(1024, { copy: false }).push([a, b])
+    expect(got.map((f) => f.buffer)).toEqual([a.buffer, b.buffer])
+  })
+
   it('frame lengths are bounded before anything is buffered', () => {
     const dec = new FrameDecoder(1024)
     expect(() => dec.push(encodeFrame(new Uint8Array(1025)).subarray(0, 3))).toThrow(/exceeds the limit of 1024/)

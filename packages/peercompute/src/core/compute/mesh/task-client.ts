@@ -158,7 +158,7 @@ class Channel {
     const decoder = new FrameDecoder(TASK_FRAME_MAX, { copy: false })
     stream.addEventListener('message', (evt) => {
       try {
-        for (const f of decoder.push(evt.data.subarray())) this.onMessage(decodeTaskMessage(f))
+        for (const f of decoder.push(evt.data)) this.onMessage(decodeTaskMessage(f))
       } catch (err) {
         this.close(new ProtocolError(`the executor broke the protocol: ${(err as Error).message}`))
         stream.abort(err as Error)

@@ -95,7 +95,7 @@ export class TaskSession {
     })
     stream.addEventListener('message', (evt) => {
       try {
-        this.onData(evt.data.subarray())
+        this.onData(evt.data)
       } catch (err) {
         // a bug of ours, not the peer's bytes (those are refused above): log it, drop the stream, never crash
         this.env.log?.(`task stream from ${peer} failed: ${(err as Error)?.stack ?? String(err)}`)
@@ -111,7 +111,7 @@ export class TaskSession {
     this.stream.abort(reason)
   }
 
-  private onData(chunk: Uint8Array): void {
+  private onData(chunk: Uint8Array | Iterable<Uint8Array>): void {
     if (this.closed || this.broken) return
     let frames: Uint8Array[]
     try {
