@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { GpuExecutor } from '../../core/compute/gpu/gpu-executor.js'
 import { GpuUnavailableError } from '../../core/errors.js'
@@ -65,5 +67,45 @@ describe('GpuExecutor with a GPU made on demand', () => {
     })
     await expect(failing.runBuiltin('add', new Uint8Array(4), { imm: 1 })).rejects.toBeInstanceOf(GpuUnavailableError)
     await Promise.all([none.stop(), failing.stop()])
+  })
+})
+
+// Software Vulkan (SwiftShader, from Debian's chromium) where no other driver is set.
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
+const vulkan = process.env.VK_ICD_FILENAMES || (existsSync(SWIFTSHADER) ? SWIFTSHADER : '')
+const BUILT = new URL('../../../dist/node/compute/node-gpu.js', import.meta.url)
+
+/** A device used after its caller dropped the instance and collections ran; in a child (a crash is its exit code). */
+const DROPPED_INSTANCE = `
+const { createNodeGpu } = await import(process.argv[1])
+const device = await (async () => {
+  const adapter = await (await createNodeGpu())?.requestAdapter()
+  return adapter ? adapter.requestDevice() : undefined
+})()
+if (!device) { console.log('no adapter'); process.exit(0) }
+for (let k = 0; k < 5; k++) { gc(); await new Promise((r) => setTimeout(r, 10)) }
+const src = Uint8Array.from({ length: 1 << 20 }, (_, i) => i * 7)
+const buf = device.createBuffer({ size: src.length, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC })
+device.queue.writeBuffer(buf, 0, src)
+gc()
+const st = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+const enc = device.createCommandEncoder()
+enc.copyBufferToBuffer(buf, 0, st, 0, 16)
+device.queue.submit([enc.finish()])
+await st.mapAsync(GPUMapMode.READ)
+console.log('read', new Uint8Array(st.getMappedRange())[3])
+device.destroy()
+`
+
+describe.skipIf(!vulkan || !existsSync(BUILT))('createNodeGpu (Dawn)', () => {
+  it('a device outlives the instance its caller dropped: collections do not crash the process', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', DROPPED_INSTANCE, BUILT.href], {
+      env: { ...process.env, VK_ICD_FILENAMES: vulkan },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    // 139 (SIGSEGV) or a futex abort before the instance was pinned to its devices
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/read 21|no adapter/)
   })
 })

@@ -8,18 +8,45 @@ import { readdirSync } from 'node:fs'
  * Debian's chromium ships at /usr/lib/chromium/vk_swiftshader_icd.json.
  *
  * Each call makes a new Dawn instance. An instance with a device keeps the
- * process alive until the device is destroyed; the instance itself is freed
- * when nothing refers to it any more (the package has no destroy).
+ * process alive until the device is destroyed; the instance is kept while an
+ * adapter or device made from it lives (see `pinned`), then freed once nothing
+ * refers to it (the package has no destroy).
  */
 export async function createNodeGpu(): Promise<GPU | undefined> {
   try {
     const mod = (await import('webgpu')) as { create(flags: string[]): GPU; globals: Record<string, unknown> }
     // GPUBufferUsage and friends, where the platform lacks them
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) Object.assign(globalThis, { [k]: v })
-    return mod.create([])
+    return pinned(mod.create([]))
   } catch {
     return undefined
   }
+}
+
+/** What keeps each Dawn instance alive: its adapters and devices, for as long as they live. */
+const instanceOf = new WeakMap<object, GPU>()
+
+/**
+ * `gpu`, with its adapters and devices holding it: dawn.node crashes the
+ * process (a segfault, or a futex error on SwiftShader) when an instance is
+ * collected while a device made from it works, e.g. when a caller keeps only
+ * the device. Seen with webgpu 0.6 on an NVIDIA H100 and on SwiftShader.
+ */
+function pinned(gpu: GPU): GPU {
+  const requestAdapter = gpu.requestAdapter.bind(gpu)
+  gpu.requestAdapter = async (options) => {
+    const adapter = await requestAdapter(options)
+    if (!adapter) return adapter
+    instanceOf.set(adapter, gpu)
+    const requestDevice = adapter.requestDevice.bind(adapter)
+    adapter.requestDevice = async (descriptor) => {
+      const device = await requestDevice(descriptor)
+      instanceOf.set(device, gpu)
+      return device
+    }
+    return adapter
+  }
+  return gpu
 }
 
 /** What `gpuMayExist` looks at; tests pass their own. */

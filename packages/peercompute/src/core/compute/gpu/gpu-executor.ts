@@ -86,7 +86,7 @@ export class GpuExecutor {
     for (let off = 0; off < data.length; off += max) {
       const chunk = data.subarray(off, off + max)
       if (op === 'counteq') count += await this.counteqChunk(device, chunk, params.imm ?? 0, gen, signal)
-      else out?.set(await this.mapChunk(device, op, chunk, params, off, gen, signal), off)
+      else await this.mapChunk(device, op, chunk, params, { out: out as Uint8Array, at: off }, gen, signal)
     }
     return out ?? count
   }
@@ -119,7 +119,7 @@ export class GpuExecutor {
           GPUBufferUsage.COPY_DST |
           GPUBufferUsage.COPY_SRC
         const buf = device.createBuffer({ size: Math.max(size, 4), usage })
-        if (b.data) device.queue.writeBuffer(buf, 0, padded(b.data))
+        if (b.data) writeBytes(device, buf, b.data)
         buffers.set(b.binding, buf)
       }
       const bindGroup = device.createBindGroup({
@@ -137,6 +137,7 @@ export class GpuExecutor {
         [x, y, z],
         buffers.get(task.output.binding) as GPUBuffer,
         task.output.size,
+        (mapped) => mapped.slice(),
         gen,
         signal,
         async () => {
@@ -226,19 +227,19 @@ export class GpuExecutor {
     const data = this.take(device, align4(chunk.length), usage)
     const total = this.take(device, 4, usage)
     try {
-      device.queue.writeBuffer(data, 0, padded(chunk))
+      writeBytes(device, data, chunk)
       device.queue.writeBuffer(total, 0, new Uint32Array([0]))
-      const out = await this.runBuiltinPass(
+      return await this.runBuiltinPass(
         device,
         'counteq',
         [params, data, total],
         chunk.length,
         total,
         4,
+        (mapped) => new DataView(mapped.buffer, mapped.byteOffset, 4).getUint32(0, true),
         gen,
         signal,
       )
-      return new Uint32Array(out.buffer, out.byteOffset, 1)[0]
     } finally {
       this.give(params, data, total)
     }
@@ -249,37 +250,48 @@ export class GpuExecutor {
     op: 'xor' | 'add',
     chunk: Uint8Array,
     p: { imm?: number; key?: Uint8Array },
-    offset: number,
+    into: { out: Uint8Array; at: number },
     gen: number,
     signal?: AbortSignal,
-  ): Promise<Uint8Array> {
+  ): Promise<void> {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC
     const key = p.key ?? Uint8Array.of(p.imm ?? 0)
-    const params = this.params(device, chunk.length, p.imm ?? 0, key.length, offset % key.length)
+    const params = this.params(device, chunk.length, p.imm ?? 0, key.length, into.at % key.length)
     const data = this.take(device, align4(chunk.length), usage)
     const keyBuf = op === 'xor' ? this.take(device, key.length * 4, usage) : undefined
     try {
-      device.queue.writeBuffer(data, 0, padded(chunk))
+      writeBytes(device, data, chunk)
       if (keyBuf) device.queue.writeBuffer(keyBuf, 0, Uint32Array.from(key))
       const buffers = [params, data, ...(keyBuf ? [keyBuf] : [])]
-      const out = await this.runBuiltinPass(device, op, buffers, chunk.length, data, chunk.length, gen, signal)
-      return out
+      // the result is copied from the mapped staging buffer straight to its place in the output
+      await this.runBuiltinPass(
+        device,
+        op,
+        buffers,
+        chunk.length,
+        data,
+        chunk.length,
+        (m) => into.out.set(m, into.at),
+        gen,
+        signal,
+      )
     } finally {
       this.give(params, data, ...(keyBuf ? [keyBuf] : []))
     }
   }
 
   /** One pass of a built-in shader: `buffers` bound in order (binding 0, 1, ...), one invocation per word of `bytes`. */
-  private runBuiltinPass(
+  private runBuiltinPass<T>(
     device: GPUDevice,
     op: GpuOp,
     buffers: GPUBuffer[],
     bytes: number,
     readFrom: GPUBuffer,
     readSize: number,
+    read: (mapped: Uint8Array) => T,
     gen: number,
     signal?: AbortSignal,
-  ): Promise<Uint8Array> {
+  ): Promise<T> {
     const pipeline = this.pipeline(device, op)
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -292,23 +304,29 @@ export class GpuExecutor {
       [workgroups(bytes, device), 1, 1],
       readFrom,
       readSize,
+      read,
       gen,
       signal,
     )
   }
 
-  /** Dispatches, copies `src` to a staging buffer, maps it and returns `size` bytes. */
-  private async submitAndRead(
+  /**
+   * Dispatches, copies `src` to a staging buffer, maps it and returns what
+   * `read` makes of its first `size` bytes (a view, valid only during `read`:
+   * it copies what it keeps, once, to where it belongs).
+   */
+  private async submitAndRead<T>(
     device: GPUDevice,
     pipeline: GPUComputePipeline,
     bindGroup: GPUBindGroup,
     [x, y, z]: [number, number, number],
     src: GPUBuffer,
     size: number,
+    read: (mapped: Uint8Array) => T,
     gen: number,
     signal?: AbortSignal,
     beforeRead?: () => Promise<void>,
-  ): Promise<Uint8Array> {
+  ): Promise<T> {
     const staging = this.take(device, Math.max(4, align4(size)), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
     try {
       const enc = device.createCommandEncoder()
@@ -327,9 +345,11 @@ export class GpuExecutor {
         if (gen !== this.generation) throw new GpuDeviceLostError('the GPU device was lost during the task')
         throw err
       }
-      const out = new Uint8Array(staging.getMappedRange(0, Math.max(4, align4(size))).slice(0, size))
-      staging.unmap()
-      return out
+      try {
+        return read(new Uint8Array(staging.getMappedRange(0, Math.max(4, align4(size))), 0, size))
+      } finally {
+        staging.unmap()
+      }
     } finally {
       this.give(staging)
     }
@@ -369,11 +389,19 @@ function workgroups(bytes: number, device: GPUDevice): number {
 
 const align4 = (n: number) => (n + 3) & ~3
 
-/** Bytes padded to a multiple of 4, as writeBuffer requires. */
-function padded(b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(align4(b.length))
-  out.set(b)
-  return out
+/**
+ * Writes `data` at the start of `buf` without a copy of it: writeBuffer takes
+ * sizes in multiples of 4 (and copies what it is given), so only a ragged tail
+ * of 1-3 bytes goes through a padded word of its own.
+ */
+function writeBytes(device: GPUDevice, buf: GPUBuffer, data: Uint8Array): void {
+  const whole = data.length & ~3
+  if (whole > 0) device.queue.writeBuffer(buf, 0, data as Uint8Array<ArrayBuffer>, 0, whole)
+  if (whole < data.length) {
+    const tail = new Uint8Array(4)
+    tail.set(data.subarray(whole))
+    device.queue.writeBuffer(buf, whole, tail)
+  }
 }
 
 function validateTask(t: WgslTask, maxBytes: number): void {
