@@ -16,6 +16,7 @@ import * as encoding from 'lib0/encoding'
 import {
   createNode,
   decodeRegistryMessage,
+  encodeFrame,
   encodeRegistryMessage,
   encodeStateMessage,
   encodeTaskMessage,
@@ -110,6 +111,28 @@ const ATTACKS: Record<string, Attack> = {
               deadlineMs: 300_000,
             }
             if (!(await put(s, encodeTaskMessage({ type: 'request', id, header, data: new Uint8Array(0) })))) return
+          }
+        }),
+      ),
+    )
+  },
+  /** A 64 KiB task frame sent a byte per muxer frame, again and again: costly framing would burn the victim's CPU. */
+  'frame-trickle': async ({ victimAddr }, stop) => {
+    await Promise.all(
+      Array.from({ length: 2 }, () =>
+        withFreshAttacker(stop, async (a) => {
+          const s = await a.open(victimAddr, TASK_PROTOCOL)
+          const header = { kernel: 'crc32c', source: { kind: 'inline' as const, length: 65_000 }, deadlineMs: 300_000 }
+          for (let id = 1; !stop.done && id < 100_000; id++) {
+            const m = encodeTaskMessage({ type: 'request', id, header, data: new Uint8Array(65_000) })
+            const bytes = encodeFrame(m)
+            framesSent++
+            for (let i = 0; i < bytes.length && !stop.done; i++) {
+              if (s.closed) return
+              if (!s.stream.send(bytes.subarray(i, i + 1)))
+                await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
+              if (i % 64 === 0) await new Promise((r) => setImmediate(r))
+            }
           }
         }),
       ),

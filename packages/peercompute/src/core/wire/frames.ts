@@ -1,4 +1,3 @@
-import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError } from '../errors.js'
 
 // Frames: an unsigned LEB128 varint length, then that many bytes. Pure functions;
@@ -74,16 +73,20 @@ export interface FrameDecoderInit {
 /**
  * Splits a byte stream into frames, chunk by chunk. Throws `ProtocolError` on a
  * length over `maxFrame` or a varint over 5 bytes; after that the stream is
- * beyond repair and must be closed. A byte that waits past the push that
- * brought it is copied then (the chunk is not kept); a frame is copied out when
- * it is cut (`copy: true`, the default) or, with `copy: false`, only when it
- * spans several pieces. So a byte is copied at most twice whatever the
- * chunking: a frame sent a byte at a time costs no more than a few sent whole.
+ * beyond repair and must be closed. A frame inside one chunk is cut from it
+ * (copied with `copy: true`, the default; a view with `copy: false`). The
+ * bytes of an unfinished frame are copied into a buffer of the decoder's own,
+ * which doubles as they come (never past the frame's declared size) and is
+ * handed over whole as the frame once it completes. So the work is linear in
+ * the bytes whatever the chunking: a frame sent a byte at a time costs a few
+ * copies of it, not one per byte that follows (a hostile peer's way to burn CPU).
  */
 export class FrameDecoder {
   private readonly maxFrame: number
   private readonly copy: boolean
-  private pending = new Uint8ArrayList()
+  /** The start of an unfinished frame (owned: copied from the chunks that brought it). */
+  private held = new Uint8Array(0)
+  private heldLen = 0
   private failed = false
 
   constructor(maxFrame = DEFAULT_MAX_FRAME, init: FrameDecoderInit = {}) {
@@ -93,7 +96,7 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.pending.byteLength
+    return this.heldLen
   }
 
   /**
@@ -109,36 +112,77 @@ export class FrameDecoder {
   }
 
   private pushOne(chunk: Uint8Array, frames: Uint8Array[]): void {
-    // the chunk is held as it is only during this push: streams may reuse their buffers (see keepTail)
-    if (chunk.length > 0) this.pending.append(chunk)
-    for (;;) {
-      const have = this.pending.byteLength
-      if (have === 0) break
-      const head = readVarint(this.pending.subarray(0, Math.min(MAX_VARINT_BYTES, have)), 0)
-      if (head === 'short') break
-      if (head === 'long') this.fail(`frame length varint longer than ${MAX_VARINT_BYTES} bytes`)
-      const { value: len, end } = head
-      if (len > this.maxFrame) this.fail(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`)
-      if (have - end < len) break
-      frames.push(this.copy ? this.pending.slice(end, end + len) : this.pending.subarray(end, end + len))
-      this.pending.consume(end + len)
+    // the chunk is read only during this push: streams may reuse their buffers, so what waits is copied
+    let at = this.heldLen > 0 ? this.finishHeld(chunk, frames) : 0
+    while (at < chunk.length) {
+      const head = readVarint(chunk, at)
+      if (head === 'short') {
+        this.append(chunk.subarray(at), MAX_VARINT_BYTES)
+        return
+      }
+      const { value, end: start } = this.checked(head)
+      const end = start + value
+      if (end > chunk.length) {
+        this.append(chunk.subarray(at), end - at)
+        return
+      }
+      // a copy as a plain Uint8Array: a Node Buffer's slice() would be a view
+      frames.push(this.copy ? new Uint8Array(chunk.subarray(start, end)) : chunk.subarray(start, end))
+      at = end
     }
-    if (chunk.length > 0 && this.pending.byteLength > 0) this.keepTail(chunk.length)
   }
 
-  /** Replaces the view of the last chunk (its last `chunkBytes` at most) still waiting with a copy. */
-  private keepTail(chunkBytes: number): void {
-    const have = this.pending.byteLength
-    const tail = Math.min(chunkBytes, have)
-    const rest = new Uint8ArrayList()
-    if (have > tail) rest.append(this.pending.sublist(0, have - tail))
-    rest.append(new Uint8Array(this.pending.subarray(have - tail)))
-    this.pending = rest
+  /**
+   * Moves the bytes of `chunk` that belong to the held frame into it; hands
+   * the frame over once whole. Returns where the rest of `chunk` starts.
+   */
+  private finishHeld(chunk: Uint8Array, frames: Uint8Array[]): number {
+    let at = 0
+    let head = readVarint(this.held.subarray(0, this.heldLen), 0)
+    // the length's varint arrives a byte at a time: a byte past it may be the next frame's
+    while (head === 'short') {
+      if (at === chunk.length) return at
+      this.append(chunk.subarray(at, at + 1), MAX_VARINT_BYTES)
+      at++
+      head = readVarint(this.held.subarray(0, this.heldLen), 0)
+    }
+    const { value, end: start } = this.checked(head)
+    const total = start + value
+    const take = Math.min(total - this.heldLen, chunk.length - at)
+    this.append(chunk.subarray(at, at + take), total)
+    at += take
+    if (this.heldLen === total) {
+      // the joined frame is the decoder's own: it is handed over, and the next one starts afresh
+      frames.push(this.held.subarray(start, total))
+      this.held = new Uint8Array(0)
+      this.heldLen = 0
+    }
+    return at
+  }
+
+  /** A frame's length varint (its value and where the frame's bytes start), checked against maxFrame. */
+  private checked(head: { value: number; end: number } | 'long'): { value: number; end: number } {
+    if (head === 'long') this.fail(`frame length varint longer than ${MAX_VARINT_BYTES} bytes`)
+    if (head.value > this.maxFrame) this.fail(`frame of ${head.value} bytes exceeds the limit of ${this.maxFrame}`)
+    return head
+  }
+
+  /** Adds `bytes` to the held frame; its buffer doubles as needed but never past `limit` (the frame's whole size, once known). */
+  private append(bytes: Uint8Array, limit: number): void {
+    const need = this.heldLen + bytes.length
+    if (need > this.held.length) {
+      const next = new Uint8Array(Math.max(need, Math.min(Math.max(this.held.length * 2, 64), limit)))
+      next.set(this.held.subarray(0, this.heldLen))
+      this.held = next
+    }
+    this.held.set(bytes, this.heldLen)
+    this.heldLen = need
   }
 
   private fail(msg: string): never {
     this.failed = true
-    this.pending.consume(this.pending.byteLength)
+    this.held = new Uint8Array(0)
+    this.heldLen = 0
     throw new ProtocolError(msg)
   }
 }

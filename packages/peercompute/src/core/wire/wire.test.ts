@@ -124,6 +124,22 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
     expect(got.map((f) => f.buffer)).toEqual([a.buffer, b.buffer])
   })
 
+  it('a 64 KiB frame a byte at a time, or as a list of 1-byte parts, comes out whole (held bytes are not re-copied per byte)', () => {
+    const r = prng(SEED + 5)
+    const payload = r.bytes(64 * 1024)
+    const framed = encodeFrame(payload)
+    const dec = new FrameDecoder(64 * 1024, { copy: false })
+    for (let i = 0; i < framed.length - 1; i++) {
+      expect(dec.push(framed.subarray(i, i + 1))).toEqual([])
+      expect(dec.buffered).toBe(i + 1)
+    }
+    const [whole] = dec.push(framed.subarray(framed.length - 1))
+    expect(whole).toEqual(payload)
+    expect(dec.buffered).toBe(0)
+    const parts = Array.from(framed, (b) => Uint8Array.of(b))
+    expect(new FrameDecoder(64 * 1024).push(parts)).toEqual([payload])
+  })
+
   it('frame lengths are bounded before anything is buffered', () => {
     const dec = new FrameDecoder(1024)
     expect(() => dec.push(encodeFrame(new Uint8Array(1025)).subarray(0, 3))).toThrow(/exceeds the limit of 1024/)
