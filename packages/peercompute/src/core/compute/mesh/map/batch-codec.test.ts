@@ -136,6 +136,10 @@ describe(`map batch codec (SEED=${SEED})`, () => {
     const shifted = new Uint8Array(b.length + 3)
     shifted.set(b, 3)
     expect(decodeBatch(shifted.subarray(3), values.length)).toEqual(values)
+    // a Node Buffer inside a bigger one (as the network hands bytes over): its own slice() is a view
+    const pooled = Buffer.alloc(b.length + 13)
+    pooled.set(b, 5)
+    expect(decodeBatch(pooled.subarray(5, 5 + b.length), values.length)).toEqual(values)
     const zero = decodeBatch(encodeValues([-0, 1]))[0]
     expect(Object.is(zero, 0)).toBe(true) // as JSON.stringify(-0) is "0"
     expect(encodeValues([1, Number.NaN])[0]).toBe(2)
