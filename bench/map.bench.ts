@@ -3,7 +3,10 @@
 // directly and through the relay: items/s, next to
 //  - the same kernel over the same items on a node's own pool (no network), and
 //  - a bare libp2p echo of the same batches (the same bytes, as many in flight
-//    as the map job keeps on one peer) over the same connection, in this run.
+//    as the map job keeps on one peer) over the same connection, in this run,
+//  - and the floor of any map over that connection (bench/lib/map-floor.ts):
+//    the batches encoded, framed, run in a worker thread and their results
+//    decoded in order, with nothing else (no header, check, budget or Job).
 // The kernel is signed and travels (`map({ code })`) to an executor that trusts
 // its publisher; the local pool runs the same source registered.
 // Runs inside a loopback-only network namespace (scripts/netns-run.js).
@@ -26,6 +29,7 @@ import {
   signBundle,
 } from 'peercompute'
 import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
+import { floorClient, serveFloor } from './lib/map-floor.ts'
 import { LOOPBACK_NODE as LOOP } from './lib/peers.ts'
 import { until } from './lib/wait.ts'
 
@@ -114,12 +118,14 @@ async function pair(
   label: string
   map: number
   echo: number
+  floor: number
   ratios: number[]
+  floorRatios: number[]
   batches: number
   bytesPerItem: number
   inflight: number
   transport: string
-  nsPerItem: { map: number; echo: number }
+  nsPerItem: { map: number; echo: number; floor: number }
 }> {
   const a = await createNode({ ...LOOP, relays: [relay], ...extra })
   const b = await createNode({ ...LOOP, relays: [relay], ...extra })
@@ -159,11 +165,16 @@ async function pair(
     const stream = await a.network.dialProtocol(b.peerId, ECHO)
     const echo = echoer(stream)
     await echo(batches, ITEMS, inflight)
-    // map and echo take turns, so what the machine does meanwhile falls on both alike
+    const stopFloor = await serveFloor(b)
+    const floor = await floorClient(a, b.peerId)
+    const cuts = order.map((bt) => ({ first: bt.first, count: bt.count }))
+    await floor.run(inputs, cuts, inflight)
+    // map, echo and floor take turns, so what the machine does meanwhile falls on all alike
     const maps: number[] = []
     const echoes: number[] = []
+    const floors: number[] = []
     // both peers share this thread: its CPU time a phase is what the phase costs, where rates only show the sum
-    const cpu = { map: 0, echo: 0 }
+    const cpu = { map: 0, echo: 0, floor: 0 }
     for (let r = 0; r < ROUNDS; r++) {
       let t = threadCpuMs()
       maps.push((await runMap(a, spec(), inputs)).rate)
@@ -171,20 +182,31 @@ async function pair(
       t = threadCpuMs()
       echoes.push(await echo(batches, ITEMS, inflight))
       cpu.echo += threadCpuMs() - t
+      t = threadCpuMs()
+      floors.push(await floor.run(inputs, cuts, inflight))
+      cpu.floor += threadCpuMs() - t
     }
     await stream.close().catch(() => stream.abort(new Error('close failed')))
+    await floor.close()
+    await stopFloor()
     const bytes = batches.reduce((n, x) => n + x.length, 0)
     return {
       label,
       map: median(maps),
       echo: median(echoes),
+      floor: median(floors),
       ratios: maps.map((m, i) => m / echoes[i]),
+      floorRatios: floors.map((m, i) => m / echoes[i]),
       batches: batches.length,
       bytesPerItem: bytes / ITEMS,
       inflight,
       transport,
       // main-thread ns an item, both peers together
-      nsPerItem: { map: (cpu.map * 1e6) / (ROUNDS * ITEMS), echo: (cpu.echo * 1e6) / (ROUNDS * ITEMS) },
+      nsPerItem: {
+        map: (cpu.map * 1e6) / (ROUNDS * ITEMS),
+        echo: (cpu.echo * 1e6) / (ROUNDS * ITEMS),
+        floor: (cpu.floor * 1e6) / (ROUNDS * ITEMS),
+      },
     }
   } finally {
     await Promise.all([a.stop(), b.stop()])
@@ -231,15 +253,19 @@ async function main(relay: RelayProcess): Promise<void> {
     `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, signed kernel (map({ code })); median of ${ROUNDS} rounds, map and echo taking turns`,
   )
   console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
+  const span = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`
   console.log(
-    '| run | connection | items/s | bare echo of the same batches, items/s | ratio map/echo (median; per round, low–high) | main-thread ns/item, map / echo |',
+    '| run | connection | map, items/s | bare echo of the same batches, items/s | floor, items/s | map/echo (median; per round) | floor/echo | main-thread ns/item, map / echo / floor |',
   )
-  console.log('|---|---|---:|---:|---:|---:|')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   for (const r of [direct, relayed])
     console.log(
-      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.bytesPerItem.toFixed(1)} B/item, ${r.inflight} in flight) | ${(r.map / r.echo).toFixed(2)}× (${Math.min(...r.ratios).toFixed(2)}–${Math.max(...r.ratios).toFixed(2)}) | ${r.nsPerItem.map.toFixed(0)} / ${r.nsPerItem.echo.toFixed(0)} (${(r.nsPerItem.map / r.nsPerItem.echo).toFixed(2)}×) |`,
+      `| ${r.label} | ${r.transport} | ${f(r.map)} | ${f(r.echo)} (${r.batches} batches, ${r.bytesPerItem.toFixed(1)} B/item, ${r.inflight} in flight) | ${f(r.floor)} | ${(r.map / r.echo).toFixed(2)}× (${span(r.ratios)}) | ${(r.floor / r.echo).toFixed(2)}× (${span(r.floorRatios)}) | ${r.nsPerItem.map.toFixed(0)} / ${r.nsPerItem.echo.toFixed(0)} / ${r.nsPerItem.floor.toFixed(0)} |`,
     )
-  console.log(`| local pool (registered) | none | ${f(local)} | | | |`)
+  console.log(`| local pool (registered) | none | ${f(local)} | | | | | |`)
+  console.log(
+    'floor: the same batches encoded, framed, run in a worker thread and decoded in order, nothing else (bench/lib/map-floor.ts)',
+  )
   console.log(`targets: ≥ 100,000 items/s directly; ≥ 0.8× the echo of the same batches`)
 }
 
