@@ -3,6 +3,8 @@
 // stays within its budgets (from its stats), an honest submitter's job running
 // meanwhile finishes correctly, the attacker is refused or cut off, and no
 // unhandled error occurs in this process.
+
+import { peerIdFromString } from '@libp2p/peer-id'
 import * as kernels from '@peercompute/kernels'
 import { prng } from '@peercompute/kernels/testing'
 import {
@@ -264,6 +266,24 @@ describe('hostile peers against the task executor', () => {
     expect(stats().cutOffs).toBe(2)
     await expectResetOnSight(mute, addr)
     await waitFor('nothing held', () => stats().admitted === 0 && stats().bytesHeld === 0)
+    expect(unhandled.errors).toEqual([])
+  })
+
+  it('a frame sent a byte per muxer message: the stream is reset and the connection closed at once, others go on', async () => {
+    const { victim, honest, addr, unhandled, stats } = await arena()
+    const job = honestJob(honest, victim, 7)
+    const [atk] = await attackers(1)
+    const s = await atk.open(addr, TASK_PROTOCOL)
+    const bystander = await atk.open(victim.peerId, TASK_PROTOCOL) // a second stream on the same connection
+    const bytes = encodeFrame(request(1, 60_000, { data: new Uint8Array(60_000) }))
+    // each send() leaves as a muxer data frame of its own: 1,000 of one byte each (the victim gives up after 74)
+    for (let i = 0; i < 1000; i++) s.raw(bytes.subarray(i, i + 1))
+    await waitFor('the trickled stream is reset', () => s.closed)
+    await waitFor('the connection is closed, and every stream on it', () => bystander.closed)
+    await waitFor('no connection left', () => atk.node.getConnections(peerIdFromString(victim.peerId)).length === 0)
+    expect(errorsOf(s)).toEqual([]) // no word: each message more would cost the victim again
+    expect(stats().refused).toBeGreaterThanOrEqual(1)
+    await job
     expect(unhandled.errors).toEqual([])
   })
 

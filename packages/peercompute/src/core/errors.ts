@@ -71,6 +71,15 @@ export class ProtocolError extends PeerComputeError {
   override name = 'ProtocolError'
 }
 
+/**
+ * A peer sent a frame in more, smaller pieces than any honest sender does (a
+ * byte per muxer message burns the receiver's CPU in decryption and muxing
+ * below this library). The stream is reset and the connection it came on is closed.
+ */
+export class TrickledFrameError extends ProtocolError {
+  override name = 'TrickledFrameError'
+}
+
 /** A data source could not give exactly the bytes asked for (HTTP error, Range ignored, wrong Content-Range, short body). */
 export class DataSourceError extends PeerComputeError {
   override name = 'DataSourceError'

@@ -12,6 +12,7 @@ import { RttMonitor } from './rtt-monitor.js'
 import { connectionInfo, networkStatus } from './status.js'
 import type { Topology } from './topology.js'
 import { isDirect, transportOf } from './transport-kind.js'
+import { closeConnectionOnTrickle } from './trickle-guard.js'
 
 export type { ConnectionInfo, NetworkEvents, NetworkManagerInit, NetworkStatus } from './network-types.js'
 
@@ -123,9 +124,16 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     return this.rtt.get(peer)
   }
 
-  /** Serves `protocol` on every connection, relayed ones included. */
+  /**
+   * Serves `protocol` on every connection, relayed ones included. A stream
+   * reset for a trickled frame closes its connection (closeConnectionOnTrickle).
+   */
   async handle(protocol: string, handler: StreamHandler, opts: { maxInboundStreams?: number } = {}): Promise<void> {
-    await this.libp2p.handle(protocol, handler, { runOnLimitedConnection: true, ...opts })
+    const guarded: StreamHandler = (stream, conn) => {
+      closeConnectionOnTrickle(stream, conn, (l) => this.log(l))
+      return handler(stream, conn)
+    }
+    await this.libp2p.handle(protocol, guarded, { runOnLimitedConnection: true, ...opts })
   }
 
   /**
@@ -145,7 +153,9 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
       if (open.length === 0) break
       for (const c of open) {
         try {
-          return await c.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
+          const stream = await c.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
+          closeConnectionOnTrickle(stream, c, (l) => this.log(l))
+          return stream
         } catch (err) {
           if (opts.signal?.aborted) throw err
           lastErr = err
@@ -156,7 +166,10 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     if (lastErr) this.log(`dialProtocol ${peer}: existing connections failed (${(lastErr as Error).message}); dialling`)
     const target = this.directory.dialAddr(peer)
     if (!target) throw new Error(`no open connection to ${peer} and no dialable address known for it`)
-    return this.libp2p.dialProtocol(target, protocol, { signal: opts.signal, runOnLimitedConnection: true })
+    const conn = await this.libp2p.dial(target, { signal: opts.signal })
+    const stream = await conn.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
+    closeConnectionOnTrickle(stream, conn, (l) => this.log(l))
+    return stream
   }
 
   /** The network status: relays, connections with transports, peers with RTT. */

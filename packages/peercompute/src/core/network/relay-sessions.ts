@@ -10,6 +10,7 @@ import {
 } from '../wire/registry.js'
 import { Backoff } from './backoff.js'
 import type { ConnectionInfo, MeshContext, NetworkStatus } from './network-types.js'
+import { closeConnectionOnTrickle } from './trickle-guard.js'
 
 interface RelayState {
   addr: Multiaddr
@@ -191,7 +192,10 @@ export class RelaySessions {
   }
 
   private async openRegistry(r: RelayState, peer: PeerId): Promise<void> {
-    const stream = await this.ctx.libp2p.dialProtocol(peer, REGISTRY_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const signal = AbortSignal.timeout(10_000)
+    const conn = await this.ctx.libp2p.dial(peer, { signal })
+    const stream = await conn.newStream(REGISTRY_PROTOCOL, { signal })
+    closeConnectionOnTrickle(stream, conn, (l) => this.ctx.log(l))
     const framed: FramedStream<RegistryMessage> = new FramedStream(stream, codec, {
       onMessage: (m) => this.onRegistryMessage(r, m),
       onClose: (err) => {

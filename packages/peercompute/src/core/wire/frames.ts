@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js'
+import { ProtocolError, TrickledFrameError } from '../errors.js'
 
 // Frames: an unsigned LEB128 varint length, then that many bytes. Pure functions;
 // the decoder bounds the length before it buffers anything.
@@ -58,8 +58,22 @@ export function readVarint(bytes: Uint8Array, at: number): { value: number; end:
   return 'long'
 }
 
+/** Pieces any frame may come in, past one per `minPieceBytes` of it. */
+export const TRICKLE_SLACK_PIECES = 16
+/** The default smallest piece a frame is sent in, on average (bytes): see FrameDecoderInit. */
+export const MIN_PIECE_BYTES = 1024
+
 /** Options of a FrameDecoder. */
 export interface FrameDecoderInit {
+  /**
+   * A frame may reach the decoder in at most TRICKLE_SLACK_PIECES + one push
+   * per this many of its bytes (default MIN_PIECE_BYTES); more, and push
+   * throws `TrickledFrameError`. Honest senders write a frame whole, and
+   * libp2p hands it over in muxer messages of kilobytes (WebRTC: 16 KiB); a
+   * peer that sends it a byte per message makes the receiver decrypt and
+   * unmux each byte. 0: no limit.
+   */
+  minPieceBytes?: number
   /**
    * `false`: a frame completed by a chunk may be a view of that chunk (no
    * copy), for a consumer that copies what it keeps before it returns (the
@@ -87,11 +101,15 @@ export class FrameDecoder {
   /** The start of an unfinished frame (owned: copied from the chunks that brought it). */
   private held = new Uint8Array(0)
   private heldLen = 0
+  /** Pushes the held frame came in so far. */
+  private pieces = 0
+  private readonly minPieceBytes: number
   private failed = false
 
   constructor(maxFrame = DEFAULT_MAX_FRAME, init: FrameDecoderInit = {}) {
     this.maxFrame = maxFrame
     this.copy = init.copy ?? true
+    this.minPieceBytes = init.minPieceBytes ?? MIN_PIECE_BYTES
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -106,9 +124,25 @@ export class FrameDecoder {
   push(chunk: Uint8Array | Iterable<Uint8Array>): Uint8Array[] {
     if (this.failed) throw new ProtocolError('frame decoder already failed')
     const frames: Uint8Array[] = []
+    const continuing = this.heldLen > 0
     if (chunk instanceof Uint8Array) this.pushOne(chunk, frames)
     else for (const part of chunk) this.pushOne(part, frames)
+    // a push is a piece of the frame it leaves unfinished (a message's parts are one piece: the muxer cut them)
+    if (this.heldLen > 0) this.countPiece(continuing && frames.length === 0)
     return frames
+  }
+
+  /** Counts a piece of the held frame (the first when not `more`), within the pieces its size allows. */
+  private countPiece(more: boolean): void {
+    this.pieces = more ? this.pieces + 1 : 1
+    if (this.minPieceBytes <= 0 || this.pieces <= TRICKLE_SLACK_PIECES) return
+    const head = readVarint(this.held.subarray(0, this.heldLen), 0)
+    const size = typeof head === 'string' ? 0 : head.value
+    if (this.pieces > TRICKLE_SLACK_PIECES + Math.floor(size / this.minPieceBytes))
+      this.fail(
+        `a frame of ${size} bytes came in more than ${this.pieces - 1} pieces (under ${this.minPieceBytes} bytes each on average)`,
+        TrickledFrameError,
+      )
   }
 
   private pushOne(chunk: Uint8Array, frames: Uint8Array[]): void {
@@ -179,10 +213,10 @@ export class FrameDecoder {
     this.heldLen = need
   }
 
-  private fail(msg: string): never {
+  private fail(msg: string, kind: typeof ProtocolError = ProtocolError): never {
     this.failed = true
     this.held = new Uint8Array(0)
     this.heldLen = 0
-    throw new ProtocolError(msg)
+    throw new kind(msg)
   }
 }

@@ -1,7 +1,7 @@
 import { prng, testSeed } from '@peercompute/kernels/testing'
 import { describe, expect, it } from 'vitest'
-import { ProtocolError } from '../errors.js'
-import { encodeFrame, FrameDecoder } from './frames.js'
+import { ProtocolError, TrickledFrameError } from '../errors.js'
+import { encodeFrame, FrameDecoder, MIN_PIECE_BYTES, TRICKLE_SLACK_PIECES } from './frames.js'
 import { decodeRegistryMessage, encodeRegistryMessage, type RegistryMessage } from './registry.js'
 
 const SEED = testSeed(0xfeed)
@@ -128,7 +128,8 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
     const r = prng(SEED + 5)
     const payload = r.bytes(64 * 1024)
     const framed = encodeFrame(payload)
-    const dec = new FrameDecoder(64 * 1024, { copy: false })
+    // the trickle limit off: this is about the work, not the policy (below)
+    const dec = new FrameDecoder(64 * 1024, { copy: false, minPieceBytes: 0 })
     for (let i = 0; i < framed.length - 1; i++) {
       expect(dec.push(framed.subarray(i, i + 1))).toEqual([])
       expect(dec.buffered).toBe(i + 1)
@@ -137,7 +138,46 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
     expect(whole).toEqual(payload)
     expect(dec.buffered).toBe(0)
     const parts = Array.from(framed, (b) => Uint8Array.of(b))
-    expect(new FrameDecoder(64 * 1024).push(parts)).toEqual([payload])
+    expect(new FrameDecoder(64 * 1024, { minPieceBytes: 0 }).push(parts)).toEqual([payload])
+  })
+
+  it('a frame may come in TRICKLE_SLACK_PIECES pieces plus one per minPieceBytes of it; a piece more is TrickledFrameError', () => {
+    const r = prng(SEED + 6)
+    for (let round = 0; round < 200; round++) {
+      const min = [64, 256, MIN_PIECE_BYTES][r.int(3)]
+      const size = r.int(16 * 1024)
+      const framed = encodeFrame(r.bytes(size))
+      const allowed = TRICKLE_SLACK_PIECES + Math.floor(size / min)
+      // the frame cut into `pieces` pushes (each of ≥ 1 byte), the last one completing it
+      const pieces = Math.min(framed.length, 1 + r.int(allowed + 8))
+      const cuts = new Set<number>()
+      while (cuts.size < pieces - 1) cuts.add(1 + r.int(framed.length - 1))
+      const at = [0, ...[...cuts].sort((a, b) => a - b), framed.length]
+      const dec = new FrameDecoder(64 * 1024, { minPieceBytes: min })
+      const out: Uint8Array[] = []
+      const push = () => {
+        for (let i = 0; i + 1 < at.length; i++) out.push(...dec.push(framed.subarray(at[i], at[i + 1])))
+      }
+      // the completing push is no piece of an unfinished frame: pieces − 1 are counted
+      if (pieces - 1 > allowed) expect(push).toThrow(TrickledFrameError)
+      else {
+        push()
+        expect(out.length).toBe(1)
+        expect(out[0].length).toBe(size)
+      }
+    }
+    // a message's parts are one piece: the muxer, not the sender, cut them
+    const framed = encodeFrame(new Uint8Array(4096))
+    const parts = Array.from({ length: 64 }, (_, i) => framed.subarray(i * 64, (i + 1) * 64))
+    const dec = new FrameDecoder(64 * 1024)
+    expect(dec.push(parts)).toEqual([])
+    expect(dec.push(framed.subarray(64 * 64))).toHaveLength(1)
+    // a failed decoder refuses the rest
+    const bad = new FrameDecoder(64 * 1024)
+    expect(() => {
+      for (let i = 0; i < 64; i++) bad.push(framed.subarray(i, i + 1))
+    }).toThrow(/came in more than 20 pieces/)
+    expect(() => bad.push(framed)).toThrow(ProtocolError)
   })
 
   it('frame lengths are bounded before anything is buffered', () => {

@@ -1,6 +1,13 @@
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { AbortError, PayloadTooLargeError, ProtocolError, RateLimitedError, TaskTimeoutError } from '../../../errors.js'
+import {
+  AbortError,
+  PayloadTooLargeError,
+  ProtocolError,
+  RateLimitedError,
+  TaskTimeoutError,
+  TrickledFrameError,
+} from '../../../errors.js'
 import { CorkedWriter } from '../../../wire/corked-writer.js'
 import { encodeFrame, FrameDecoder } from '../../../wire/frames.js'
 import {
@@ -120,6 +127,10 @@ export class TaskSession {
       // the framing is broken: nothing more on this stream can be trusted; the error goes out, then the stream is reset
       this.broken = true
       this.env.counters.refused++
+      if (err instanceof TrickledFrameError) {
+        this.stop(err) // at once, with no word: each more message costs; the host closes the connection
+        return
+      }
       this.sendControl({ type: 'error', id: 0, name: 'ProtocolError', message: (err as Error).message })
       this.resetSoon(err as Error)
       return
