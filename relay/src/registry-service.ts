@@ -1,5 +1,6 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import {
+  closeConnectionOnTrickle,
   decodeRegistryMessage,
   encodeFrame,
   encodeRegistryMessage,
@@ -156,6 +157,8 @@ export class RegistryService {
       stream.abort(new RateLimitedError(`registry holds ${this.init.maxSessions} streams`))
       return
     }
+    // a frame trickled in tiny pieces resets the stream (FramedStream); this closes the connection too
+    closeConnectionOnTrickle(stream, connection, this.init.log)
     // libp2p resets the stream itself if its unsent data ever passes this (a backstop: we check first)
     stream.maxWriteBufferLength = this.init.maxBacklogBytes + 2 * REGISTRY_MAX_FRAME
     const session: Session = {

@@ -200,6 +200,20 @@ describe.skipIf(!loopbackOnly)('hostile: the relay', () => {
     expect(unhandled.errors).toEqual([])
   })
 
+  it('a registry frame sent a byte per muxer message: the stream is reset and the connection closed', async () => {
+    const unhandled = noUnhandled()
+    const { relay, tcp } = await relayUp()
+    const a = await attacker()
+    const s = await a.open(tcp, REGISTRY)
+    const framed = new Uint8Array([0xe0, 0xd4, 0x03, ...new Uint8Array(60_000)]) // a 60 KiB frame: 74 pieces allowed
+    for (let i = 0; i < 1000; i++) s.raw(framed.subarray(i, i + 1)) // each send() its own muxer data frame
+    await waitFor('the relay reset the trickled stream', () => s.closed)
+    await waitFor('the relay closed the connection', () => !connectedTo(a, relay))
+    await honestPairSeesEachOther(tcp)
+    withinBound(relay)
+    expect(unhandled.errors).toEqual([])
+  })
+
   it('one IP holds at most its share of circuit reservations, and a reservation ends with its connection', async () => {
     const unhandled = noUnhandled()
     const { relay, tcp } = await relayUp({ maxReservationsPerIp: 3 })

@@ -219,6 +219,7 @@ export {
 export { measureRtt, RTT_PROTOCOL, rttHandler } from './core/network/rtt.js'
 export { chooseNeighbors, type Topology, type TopologyChoice, type TopologyInput } from './core/network/topology.js'
 export { isDirect, transportOf } from './core/network/transport-kind.js'
+export { closeConnectionOnTrickle } from './core/network/trickle-guard.js'
 export { isOp, OPS, type Op, type OpResult, runOp } from './core/ops.js'
 export { DEFAULT_STATE_LIMITS, type StateLimits, stateLimits, TokenBucket } from './core/state/limits.js'
 export { decodeStateMessage, encodeStateMessage, STATE_PROTOCOL, type StateMessage } from './core/state/messages.js'
