@@ -66,6 +66,12 @@ describe('bundle format', () => {
     b.fill(0)
     expect(d.code).toEqual(parts.code)
     expect(d.signature).toEqual(parts.signature)
+    // a Node Buffer too, as the network hands bytes over (its own slice() is a view)
+    const buf = Buffer.from(encodeBundle(parts))
+    const fromBuf = decodeBundle(buf)
+    buf.fill(0)
+    expect(fromBuf.code).toEqual(parts.code)
+    expect(fromBuf.manifestBytes).toEqual(d.manifestBytes)
   })
 
   const b = encodeBundle(parts)

@@ -85,7 +85,7 @@ export function decodeBundle(bytes: Uint8Array, opts: { maxCodeBytes?: number } 
   let at = 4
   const take = (n: number, what: string): Uint8Array => {
     if (n > bytes.length - at) throw new ProtocolError(`bundle truncated in its ${what}`)
-    const out = bytes.slice(at, at + n)
+    const out = new Uint8Array(bytes.subarray(at, at + n)) // a plain copy (a Buffer's own slice() is a view)
     at += n
     return out
   }

@@ -132,7 +132,7 @@ function decodeNumbers(buf: Uint8Array, view: DataView, count: number): MapValue
     f64 =
       (buf.byteOffset + F64_HEADER) % 8 === 0
         ? new Float64Array(buf.buffer, buf.byteOffset + F64_HEADER, count)
-        : new Float64Array(Uint8Array.prototype.slice.call(buf, F64_HEADER).buffer) // unaligned: one copy (a Buffer's own slice is a view)
+        : new Float64Array(new Uint8Array(buf.subarray(F64_HEADER)).buffer) // unaligned: one plain copy (a Buffer's own slice() is a view)
   for (let i = 0; i < count; i++) {
     const x = f64 ? f64[i] : view.getFloat64(F64_HEADER + 8 * i, true)
     if (x - x !== 0) throw new ProtocolError(`format-3 batch value ${i} is not a finite number`)
