@@ -63,7 +63,7 @@ describe('peercompute keys new / sign / verify', () => {
     expect(out.out).toBe(`${kernel}.bundle`)
     expect(out.publicKey).toBe(publicKey)
     const v = await verifyBundle(readFileSync(out.out), { trust: [publicKey] })
-    expect(v.code).toEqual(readFileSync(kernel))
+    expect(v.code).toEqual(new Uint8Array(readFileSync(kernel)))
     expect(v.manifest).toMatchObject({
       name: 'inc',
       version: '2.1.0',
