@@ -62,7 +62,14 @@ describe('LocalCompute: WebGPU when asked and usable, else the CPU with the same
     const r = await task
     expect(r.substrate).toBe('cpu')
     expect(kernels.crc32c(r.output as Uint8Array)).toBe(kernels.crc32c(kernels.add(big, 1)))
-    // and the next GPU task gets a new device
-    expect((await lc.run('add', Uint8Array.of(1), { params: { imm: 1 }, prefer: 'gpu' })).substrate).toBe('webgpu')
+    // and the next GPU tasks get a new device, and buffers of their own on it (not the lost device's)
+    expect(await lc.run('add', Uint8Array.of(1), { params: { imm: 1 }, prefer: 'gpu' })).toEqual({
+      output: Uint8Array.of(2),
+      substrate: 'webgpu',
+    })
+    expect(await lc.run('add', Uint8Array.of(1, 2, 3), { params: { imm: 1 }, prefer: 'gpu' })).toEqual({
+      output: Uint8Array.of(2, 3, 4),
+      substrate: 'webgpu',
+    })
   })
 })

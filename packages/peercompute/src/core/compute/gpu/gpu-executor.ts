@@ -5,6 +5,7 @@ import {
   GpuValidationError,
   PayloadTooLargeError,
 } from '../../errors.js'
+import { BufferPool } from './buffer-pool.js'
 import { ADD_WGSL, COUNTEQ_WGSL, WORKGROUP_SIZE, XOR_WGSL } from './shaders.js'
 
 /** The GPU built-ins: the element-wise and counting kernels. */
@@ -59,7 +60,7 @@ export class GpuExecutor {
   private readonly maxBytes: number
   private device?: Promise<GPUDevice>
   private readonly pipelines = new Map<string, GPUComputePipeline>()
-  private readonly free = new Map<string, GPUBuffer[]>()
+  private readonly pool = new BufferPool()
   private stopped = false
   /** Bumped on device loss: work started on an older device fails. */
   private generation = 0
@@ -156,8 +157,7 @@ export class GpuExecutor {
   /** Destroys pooled buffers and the device, and drops the GPU it made. */
   async stop(): Promise<void> {
     this.stopped = true
-    for (const list of this.free.values()) for (const b of list) b.destroy()
-    this.free.clear()
+    this.pool.reset()
     this.pipelines.clear()
     const d = this.device
     this.device = undefined
@@ -184,9 +184,10 @@ export class GpuExecutor {
         // drop the device; the next task makes a new one
         this.generation++
         this.pipelines.clear()
-        this.free.clear()
+        this.pool.reset()
         this.device = undefined
       })
+      this.pool.reset(device)
       return device
     })()
     const p = this.device
@@ -210,7 +211,7 @@ export class GpuExecutor {
   }
 
   private params(device: GPUDevice, n: number, imm: number, keyLen: number, phase: number): GPUBuffer {
-    const b = this.take(device, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST)
+    const b = this.pool.take(device, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST)
     device.queue.writeBuffer(b, 0, new Uint32Array([n, imm, keyLen, phase]))
     return b
   }
@@ -224,8 +225,8 @@ export class GpuExecutor {
   ): Promise<number> {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC
     const params = this.params(device, chunk.length, imm, 0, 0)
-    const data = this.take(device, align4(chunk.length), usage)
-    const total = this.take(device, 4, usage)
+    const data = this.pool.take(device, align4(chunk.length), usage)
+    const total = this.pool.take(device, 4, usage)
     try {
       writeBytes(device, data, chunk)
       device.queue.writeBuffer(total, 0, new Uint32Array([0]))
@@ -241,7 +242,7 @@ export class GpuExecutor {
         signal,
       )
     } finally {
-      this.give(params, data, total)
+      this.pool.give(device, params, data, total)
     }
   }
 
@@ -257,8 +258,8 @@ export class GpuExecutor {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC
     const key = p.key ?? Uint8Array.of(p.imm ?? 0)
     const params = this.params(device, chunk.length, p.imm ?? 0, key.length, into.at % key.length)
-    const data = this.take(device, align4(chunk.length), usage)
-    const keyBuf = op === 'xor' ? this.take(device, key.length * 4, usage) : undefined
+    const data = this.pool.take(device, align4(chunk.length), usage)
+    const keyBuf = op === 'xor' ? this.pool.take(device, key.length * 4, usage) : undefined
     try {
       writeBytes(device, data, chunk)
       if (keyBuf) device.queue.writeBuffer(keyBuf, 0, Uint32Array.from(key))
@@ -276,7 +277,7 @@ export class GpuExecutor {
         signal,
       )
     } finally {
-      this.give(params, data, ...(keyBuf ? [keyBuf] : []))
+      this.pool.give(device, params, data, ...(keyBuf ? [keyBuf] : []))
     }
   }
 
@@ -327,7 +328,7 @@ export class GpuExecutor {
     signal?: AbortSignal,
     beforeRead?: () => Promise<void>,
   ): Promise<T> {
-    const staging = this.take(device, Math.max(4, align4(size)), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+    const staging = this.pool.take(device, Math.max(4, align4(size)), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
     try {
       const enc = device.createCommandEncoder()
       const pass = enc.beginComputePass()
@@ -351,28 +352,7 @@ export class GpuExecutor {
         staging.unmap()
       }
     } finally {
-      this.give(staging)
-    }
-  }
-
-  private take(device: GPUDevice, size: number, usage: number): GPUBuffer {
-    const bucket = 2 ** Math.ceil(Math.log2(Math.max(size, 16)))
-    const list = this.free.get(`${usage}:${bucket}`)
-    return list?.pop() ?? device.createBuffer({ size: bucket, usage })
-  }
-
-  private give(...bufs: GPUBuffer[]): void {
-    if (this.stopped) {
-      for (const b of bufs) b.destroy()
-      return
-    }
-    for (const b of bufs) {
-      const k = `${b.usage}:${b.size}`
-      const list = this.free.get(k) ?? []
-      // keep a few of each size: enough for reuse, not a leak
-      if (list.length < 4) list.push(b)
-      else b.destroy()
-      this.free.set(k, list)
+      this.pool.give(device, staging)
     }
   }
 
