@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'relay/src/**/*.test.ts', 'test/**/*.test.ts', 'e2e/**/*.test.ts'],
+    // a software Vulkan driver where no other is named (test/setup/vulkan.ts)
+    setupFiles: ['test/setup/vulkan.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

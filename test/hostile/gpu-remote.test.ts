@@ -4,7 +4,6 @@
 // are not the declared ones, oversized dispatches and buffers, garbage params,
 // tampered or untrusted shaders, shaders the GPU refuses: each is a typed
 // error for that task only, and the victim goes on serving an honest peer.
-import { existsSync } from 'node:fs'
 import {
   bundleName,
   CODE_PROTOCOL,
@@ -23,8 +22,6 @@ import { waitFor } from '../integration/helpers.js'
 import { startAttacker } from './attacker.js'
 import { loopbackTcpAddr, serveBundles, startCodeVictim } from './code-victim.js'
 
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER
 const gpu = await nodeGpuAvailable()
 if (!gpu && process.env.PEERCOMPUTE_REQUIRE_GPU === '1')
   throw new Error('PEERCOMPUTE_REQUIRE_GPU=1 but no WebGPU adapter (install libvulkan1 and chromium)')

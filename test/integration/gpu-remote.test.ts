@@ -1,15 +1,12 @@
 // Signed WGSL on remote GPU peers, between Node peers: GPU peers run Dawn on
 // SwiftShader (Debian's chromium ships its Vulkan driver). The submitter has
 // no GPU; a peer that trusts the key but has no GPU is never chosen.
-import { existsSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
 import { generatePublisherKey, importPublisherKey, type NodeKernel, nodeGpuAvailable, signBundle } from 'peercompute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRIPLE_SIGN, TRIPLE_WGSL, tripleCpu, tripleTask, words } from './fixtures/triple-wgsl.js'
 import { startNodes, testRelay, waitFor } from './helpers.js'
 
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER
 const gpu = await nodeGpuAvailable()
 if (!gpu && process.env.PEERCOMPUTE_REQUIRE_GPU === '1')
   throw new Error('PEERCOMPUTE_REQUIRE_GPU=1 but no WebGPU adapter (install libvulkan1 and chromium)')

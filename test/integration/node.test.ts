@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createNode } from 'peercompute'
 import { afterAll, describe, expect, it } from 'vitest'
+import { SWIFTSHADER_ICD } from '../setup/vulkan.js'
 import { TEST_PEER } from './helpers.js'
 
 const run = promisify(execFile)
@@ -13,8 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pc-node-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('a node: lifecycle and storage', () => {
-  const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
-  const gpuEnv = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER }
+  const gpuEnv = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD }
   const canGpu = existsSync(gpuEnv.VK_ICD_FILENAMES)
   it.each([
     ['without WebGPU', 'cpu'],

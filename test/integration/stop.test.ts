@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { gpuMayExist } from 'peercompute'
 import { describe, expect, it } from 'vitest'
+import { SWIFTSHADER_ICD } from '../setup/vulkan.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/stop-default.mjs', import.meta.url))
 const RUNS = 20
 const AT_ONCE = 4
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
 
 /** Runs the fixture; a child that outlives `killAfterMs` is killed by its pid and reported as such. */
 function runChild(env: NodeJS.ProcessEnv, killAfterMs: number) {
@@ -40,7 +40,7 @@ describe('stop() leaves nothing behind', () => {
   for (const k of ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES']) delete env[k]
   const noGpu = !gpuMayExist({ env })
   // every other run with a software GPU driver where there is one: the nodes then find WebGPU and must still exit
-  const gpuEnv = existsSync(SWIFTSHADER) ? { ...env, VK_ICD_FILENAMES: SWIFTSHADER } : env
+  const gpuEnv = existsSync(SWIFTSHADER_ICD) ? { ...env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } : env
 
   it(`two nodes on default options and a relay sync, stop, and their process exits by itself (${RUNS} runs)`, async () => {
     const results: Awaited<ReturnType<typeof runChild>>[] = []

@@ -1,12 +1,7 @@
-import { existsSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
 import { afterAll, describe, expect, it } from 'vitest'
 import { GpuExecutor } from '../../core/compute/gpu/gpu-executor.js'
 import { createNodeGpu } from './node-gpu.js'
-
-// Software Vulkan (SwiftShader, from Debian's chromium) where no other driver is set.
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER
 
 const gpu = await createNodeGpu()
 const adapter = await gpu?.requestAdapter()

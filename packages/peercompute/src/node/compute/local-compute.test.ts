@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import * as kernels from '@peercompute/kernels'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GpuExecutor } from '../../core/compute/gpu/gpu-executor.js'
@@ -6,8 +5,6 @@ import { LocalCompute } from '../../core/compute/local-compute.js'
 import { createNodeGpu } from './node-gpu.js'
 import { createWorkerPool } from './node-worker-pool.js'
 
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json'
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER
 const gpu = await createNodeGpu()
 const adapter = await gpu?.requestAdapter()
 
