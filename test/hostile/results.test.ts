@@ -58,8 +58,8 @@ afterAll(async () => {
 })
 
 /** Starts a rogue executor that answers with `answer`, registered with every kernel. */
-async function hostileExecutor(answer: Answer): Promise<Attacker> {
-  const att = await startRogueExecutor(relay.tcpAddr, submitter, answer)
+async function hostileExecutor(answer: Answer, opts: { trickle?: boolean } = {}): Promise<Attacker> {
+  const att = await startRogueExecutor(relay.tcpAddr, submitter, answer, opts)
   cleanups.push(() => att.stop())
   return att
 }
@@ -124,6 +124,33 @@ describe('hostile executors: lying and malformed results, fake error names', () 
       }
     })
   }
+
+  it('a right result sent a byte per muxer message: the submitter closes the connection; the job is right', async () => {
+    const unhandled = watchUnhandled()
+    try {
+      const att = await hostileExecutor(
+        (id, h) => [
+          encodeTaskMessage({
+            type: 'result',
+            id,
+            header: { type: 'bytes', length: h.source.length, ...meta },
+            data: runOp('xor', DATA.subarray(0, h.source.length), { imm: 9 }) as Uint8Array, // right for the first piece
+          }),
+        ],
+        { trickle: true },
+      )
+      let closed = 0
+      att.node.addEventListener('connection:close', (e) => {
+        if (e.detail.remotePeer.toString() === submitter.peerId) closed++
+      })
+      const { runs } = await honestJob('xor', att.peerId)
+      expect(runs.every((r) => !r.ok)).toBe(true) // no trickled result counted, however right
+      expect(closed).toBeGreaterThan(0)
+      expect(unhandled.errors).toEqual([])
+    } finally {
+      unhandled.stop()
+    }
+  })
 
   it('the honest executor kept serving: a job placed only there runs', async () => {
     const res = await submitter.compute.submit({

@@ -22,12 +22,14 @@ export type Answer = (id: number, header: TaskRequestHeader) => Uint8Array[]
 /**
  * Starts a rogue executor answering every request with `answer`, registers it
  * on the relay at `relayTcpAddr`, and resolves once `submitter` counts it as a
- * candidate. The caller stops it.
+ * candidate. With `trickle`, each answer goes out a byte per send (a muxer
+ * data frame each). The caller stops it.
  */
 export async function startRogueExecutor(
   relayTcpAddr: string,
   submitter: NodeKernel,
   answer: Answer,
+  opts: { trickle?: boolean } = {},
 ): Promise<Attacker> {
   const att = await startAttacker({ listen: ['/ip4/127.0.0.1/tcp/0'] })
   await att.node.handle(
@@ -39,7 +41,13 @@ export async function startRogueExecutor(
           for (const f of decoder.push(e.data.subarray())) {
             const m = decodeTaskMessage(f)
             if (m.type !== 'request') continue // input data and cancels: ignored
-            for (const out of answer(m.id, m.header)) stream.send(encodeFrame(out))
+            for (const out of answer(m.id, m.header)) {
+              const framed = encodeFrame(out)
+              if (!opts.trickle) stream.send(framed)
+              else
+                for (let i = 0; i < framed.length && stream.status === 'open'; i++)
+                  stream.send(framed.subarray(i, i + 1))
+            }
           }
         } catch {
           // the attacker does not care about the victim's framing

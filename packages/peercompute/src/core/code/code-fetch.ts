@@ -25,7 +25,7 @@ export async function readBundle(
   try {
     stream.send(encodeFrame(encodeCodeRequest(name)))
     for await (const chunk of stream) {
-      for (const frame of decoder.push(chunk.subarray())) {
+      for (const frame of decoder.push(chunk)) {
         if (!assembler) {
           const head = decodeCodeHead(frame)
           if (!head.found) throw new KernelNotFoundError('the submitter does not serve that bundle')

@@ -12,7 +12,7 @@ import { RttMonitor } from './rtt-monitor.js'
 import { connectionInfo, networkStatus } from './status.js'
 import type { Topology } from './topology.js'
 import { isDirect, transportOf } from './transport-kind.js'
-import { closeConnectionOnTrickle } from './trickle-guard.js'
+import { closeConnectionOnTrickle, newGuardedStream } from './trickle-guard.js'
 
 export type { ConnectionInfo, NetworkEvents, NetworkManagerInit, NetworkStatus } from './network-types.js'
 
@@ -143,6 +143,8 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
    */
   async dialProtocol(peer: string, protocol: string, opts: { signal?: AbortSignal } = {}) {
     const rank = (c: Connection) => (isDirect(transportOf(c.remoteAddr.toString(), c.limits != null)) ? 0 : 1)
+    const streamOpts = { signal: opts.signal, runOnLimitedConnection: true }
+    const log = (l: string) => this.log(l)
     let lastErr: unknown
     // connections come and go (a relayed one retired after an upgrade): look again between tries
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -153,9 +155,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
       if (open.length === 0) break
       for (const c of open) {
         try {
-          const stream = await c.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
-          closeConnectionOnTrickle(stream, c, (l) => this.log(l))
-          return stream
+          return await newGuardedStream(c, protocol, streamOpts, log)
         } catch (err) {
           if (opts.signal?.aborted) throw err
           lastErr = err
@@ -166,10 +166,7 @@ export class NetworkManager extends TypedEventEmitter<NetworkEvents> {
     if (lastErr) this.log(`dialProtocol ${peer}: existing connections failed (${(lastErr as Error).message}); dialling`)
     const target = this.directory.dialAddr(peer)
     if (!target) throw new Error(`no open connection to ${peer} and no dialable address known for it`)
-    const conn = await this.libp2p.dial(target, { signal: opts.signal })
-    const stream = await conn.newStream(protocol, { signal: opts.signal, runOnLimitedConnection: true })
-    closeConnectionOnTrickle(stream, conn, (l) => this.log(l))
-    return stream
+    return newGuardedStream(await this.libp2p.dial(target, { signal: opts.signal }), protocol, streamOpts, log)
   }
 
   /** The network status: relays, connections with transports, peers with RTT. */

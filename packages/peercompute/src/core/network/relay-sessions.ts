@@ -10,7 +10,7 @@ import {
 } from '../wire/registry.js'
 import { Backoff } from './backoff.js'
 import type { ConnectionInfo, MeshContext, NetworkStatus } from './network-types.js'
-import { closeConnectionOnTrickle } from './trickle-guard.js'
+import { newGuardedStream } from './trickle-guard.js'
 
 interface RelayState {
   addr: Multiaddr
@@ -194,8 +194,7 @@ export class RelaySessions {
   private async openRegistry(r: RelayState, peer: PeerId): Promise<void> {
     const signal = AbortSignal.timeout(10_000)
     const conn = await this.ctx.libp2p.dial(peer, { signal })
-    const stream = await conn.newStream(REGISTRY_PROTOCOL, { signal })
-    closeConnectionOnTrickle(stream, conn, (l) => this.ctx.log(l))
+    const stream = await newGuardedStream(conn, REGISTRY_PROTOCOL, { signal }, (l) => this.ctx.log(l))
     const framed: FramedStream<RegistryMessage> = new FramedStream(stream, codec, {
       onMessage: (m) => this.onRegistryMessage(r, m),
       onClose: (err) => {

@@ -25,3 +25,15 @@ export function closeConnectionOnTrickle(stream: Stream, conn: Connection, log?:
     }
   })
 }
+
+/** Opens a stream for `protocol` on `conn`, guarded by closeConnectionOnTrickle. */
+export async function newGuardedStream(
+  conn: Connection,
+  protocol: string,
+  opts: { signal?: AbortSignal; runOnLimitedConnection?: boolean },
+  log?: (line: string) => void,
+): Promise<Stream> {
+  const stream = await conn.newStream(protocol, opts)
+  closeConnectionOnTrickle(stream, conn, log)
+  return stream
+}
