@@ -68,19 +68,23 @@ async function loop(stop: { done: boolean }, body: () => Promise<void>): Promise
   }
 }
 
-let framesSent = 0
+/** Muxer messages the attack sent: one a send (a frame each, or a frame's byte while trickling). */
+let sent = 0
 
-/** Sends a frame, waiting for our own buffer to drain (full speed, bounded memory on our side). */
-async function put(s: RawStream, payload: Uint8Array): Promise<boolean> {
+/** Sends `bytes` as one message, waiting for our own buffer to drain (full speed, bounded memory on our side). */
+async function send(s: RawStream, bytes: Uint8Array): Promise<boolean> {
   if (s.closed) return false
-  framesSent++
+  sent++
   // full speed, but no faster than the victim reads: what it has not taken stays below 4 MiB on our side
-  if (!s.frame(payload) || s.stream.writeBufferLength > 4 * 1024 * 1024)
+  if (!s.raw(bytes) || s.stream.writeBufferLength > 4 * 1024 * 1024)
     await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
   // a drain that resolves at once would keep us in microtasks for ever: let timers and sockets run
-  if (framesSent % 64 === 0) await new Promise((r) => setImmediate(r))
+  if (sent % 64 === 0) await new Promise((r) => setImmediate(r))
   return !s.closed
 }
+
+/** Sends `payload` as one length-prefixed frame (see send). */
+const put = (s: RawStream, payload: Uint8Array): Promise<boolean> => send(s, encodeFrame(payload))
 
 /** A fresh attacker (new peer id) for each round: limits per peer id buy nothing. */
 async function withFreshAttacker(stop: { done: boolean }, round: (a: Attacker) => Promise<void>): Promise<void> {
@@ -123,16 +127,10 @@ const ATTACKS: Record<string, Attack> = {
         withFreshAttacker(stop, async (a) => {
           const s = await a.open(victimAddr, TASK_PROTOCOL)
           const header = { kernel: 'crc32c', source: { kind: 'inline' as const, length: 65_000 }, deadlineMs: 300_000 }
+          // frame after frame while the stream lasts (a victim that closes it cuts the round short)
           for (let id = 1; !stop.done && id < 100_000; id++) {
-            const m = encodeTaskMessage({ type: 'request', id, header, data: new Uint8Array(65_000) })
-            const bytes = encodeFrame(m)
-            framesSent++
-            for (let i = 0; i < bytes.length && !stop.done; i++) {
-              if (s.closed) return
-              if (!s.stream.send(bytes.subarray(i, i + 1)))
-                await s.stream.onDrain({ signal: AbortSignal.timeout(2000) }).catch(() => {})
-              if (i % 64 === 0) await new Promise((r) => setImmediate(r))
-            }
+            const bytes = encodeFrame(encodeTaskMessage({ type: 'request', id, header, data: new Uint8Array(65_000) }))
+            for (let i = 0; i < bytes.length && !stop.done; i++) if (!(await send(s, bytes.subarray(i, i + 1)))) return
           }
         }),
       ),
@@ -317,7 +315,7 @@ async function run(dir: string): Promise<void> {
     const peaks = peakRss([victim.proc.pid as number, relay.pid], sampling)
     const attacker = attackProcess(name, relay.tcpAddr, victimAddr)
     const during = await honest(sub, victim.id, SECONDS)
-    const frames = await attacker.done
+    const messages = await attacker.done
     sampling.done = true
     const [pv, pr] = await peaks
     const alive = victim.proc.exitCode === null && relay.proc.exitCode === null
@@ -326,7 +324,7 @@ async function run(dir: string): Promise<void> {
       `${idle[0].toFixed(0)} → ${pv.toFixed(0)} MiB (${(pv / idle[0]).toFixed(2)}×)`,
       `${idle[1].toFixed(0)} → ${pr.toFixed(0)} MiB (${(pr / idle[1]).toFixed(2)}×)`,
       `${during.toFixed(0)} MiB/s (${(during / base).toFixed(2)}× of ${base.toFixed(0)})`,
-      `${Math.round(frames / SECONDS).toLocaleString('en-US')}/s`,
+      `${Math.round(messages / SECONDS).toLocaleString('en-US')}/s`,
       alive ? 'yes' : 'NO',
     ])
     console.log(rows[rows.length - 1].join(' | '))
@@ -336,7 +334,7 @@ async function run(dir: string): Promise<void> {
     'victim RSS idle → peak',
     'relay RSS idle → peak',
     'honest throughput during',
-    'attack frames sent',
+    'attack messages sent',
     'both alive',
   ]
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
@@ -351,7 +349,7 @@ async function run(dir: string): Promise<void> {
  * Runs one attack in its own process (not in the honest submitter's event
  * loop). On this 2-core machine the attacker, the victim, the relay and the
  * submitter share the CPU, so the honest figure includes that contention.
- * Resolves with the frames it sent, once it has stopped by itself after --seconds.
+ * Resolves with the messages it sent, once it has stopped by itself after --seconds.
  */
 function attackProcess(name: string, relay: string, victimAddr: string): { done: Promise<number> } {
   const self = fileURLToPath(import.meta.url)
@@ -365,13 +363,13 @@ function attackProcess(name: string, relay: string, victimAddr: string): { done:
     const t = setTimeout(() => proc.kill('SIGKILL'), (SECONDS + 30) * 1000)
     proc.once('exit', () => {
       clearTimeout(t)
-      resolve(Number(/frames (\d+)/.exec(out)?.[1] ?? 0))
+      resolve(Number(/sent (\d+)/.exec(out)?.[1] ?? 0))
     })
   })
   return { done }
 }
 
-/** Child mode: one attack for --seconds, then report the frames sent and exit. */
+/** Child mode: one attack for --seconds, then report the messages sent and exit. */
 async function attackMain(name: string): Promise<void> {
   const attack = ATTACKS[name]
   if (!attack) throw new Error(`no attack ${name}; one of ${Object.keys(ATTACKS).join(', ')}`)
@@ -382,13 +380,13 @@ async function attackMain(name: string): Promise<void> {
   // whatever an attacker still waits on when the time is up is not worth waiting for
   setTimeout(
     () => {
-      console.log(`frames ${framesSent}`)
+      console.log(`sent ${sent}`)
       process.exit(0)
     },
     (SECONDS + 10) * 1000,
   ).unref()
   await attack({ relay: values.relay as string, victim: '', victimAddr: values['victim-addr'] as string }, stop)
-  console.log(`frames ${framesSent}`)
+  console.log(`sent ${sent}`)
   process.exit(0)
 }
 

@@ -29,7 +29,8 @@ import {
   signBundle,
 } from 'peercompute'
 import { benchDir, giveUpAfter, type RelayProcess, runWithRelay } from './lib/bench-main.ts'
-import { floorClient, serveFloor } from './lib/map-floor.ts'
+import { checkIncremented, floorClient, serveFloor } from './lib/map-floor.ts'
+import { median, pooled } from './lib/measure.ts'
 import { LOOPBACK_NODE as LOOP } from './lib/peers.ts'
 import { until } from './lib/wait.ts'
 
@@ -43,6 +44,9 @@ const ROUNDS = Number(process.env.MAP_ROUNDS ?? 5)
 const ECHO = '/peercompute/bench-map-echo/1.0.0'
 const SOURCE = 'export function inc(x) {\n  return x + 1\n}\n'
 const dir = benchDir('map')
+/** What each round measures, in this order. */
+const PHASES = ['map', 'echo', 'floor'] as const
+type Phase = (typeof PHASES)[number]
 
 async function kernel(): Promise<{ bundle: Uint8Array; publicKey: string; moduleUrl: string }> {
   const pair = await generatePublisherKey()
@@ -61,8 +65,7 @@ async function runMap(node: NodeKernel, spec: MapSpec, inputs: number[]): Promis
   const job = node.compute.map(spec)
   const out = await job.result
   const rate = inputs.length / ((performance.now() - t0) / 1000)
-  if (out.length !== inputs.length || out.some((v, i) => v !== inputs[i] + 1))
-    throw new Error('bench:map: wrong results')
+  checkIncremented(out, inputs, 'the map job')
   return { rate, job }
 }
 
@@ -89,12 +92,7 @@ function echoer(stream: Stream): (batches: Uint8Array[], items: number, inflight
     })
   return async (batches, items, inflight) => {
     const t0 = performance.now()
-    let next = 0
-    await Promise.all(
-      Array.from({ length: inflight }, async () => {
-        while (next < batches.length) await one(batches[next++])
-      }),
-    )
+    await pooled(batches.length, inflight, (i) => one(batches[i]))
     return items / ((performance.now() - t0) / 1000)
   }
 }
@@ -104,8 +102,6 @@ const threadCpuMs = (): number => {
   const u = process.threadCpuUsage()
   return (u.user + u.system) / 1000
 }
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
 
 async function pair(
   relay: string,
@@ -135,14 +131,13 @@ async function pair(
     await until(`${label}: the executor advertises the kernel`, () =>
       a.getStatus().peers.some((p) => p.id === b.peerId && p.caps.kernels.some((x) => x.startsWith('signed:'))),
     )
-    const spec = (): MapSpec =>
-      ({
-        code: bundle,
-        inputs,
-        peers: [b.peerId],
-        includeLocal: false,
-        ...(BATCH ? { batchItems: BATCH } : {}),
-      }) as MapSpec
+    const spec = (): MapSpec => ({
+      code: bundle,
+      inputs,
+      peers: [b.peerId],
+      includeLocal: false,
+      ...(BATCH ? { batchItems: BATCH } : {}),
+    })
     // warm-up: fetch, verify, JIT; the first full job's batches are the echo's
     await runMap(a, { ...spec(), inputs: inputs.slice(0, 5000) }, inputs.slice(0, 5000))
     const { job } = await runMap(a, spec(), inputs)
@@ -167,36 +162,33 @@ async function pair(
     await echo(batches, ITEMS, inflight)
     const stopFloor = await serveFloor(b)
     const floor = await floorClient(a, b.peerId)
-    const cuts = order.map((bt) => ({ first: bt.first, count: bt.count }))
-    await floor.run(inputs, cuts, inflight)
+    await floor.run(inputs, order, inflight)
     // map, echo and floor take turns, so what the machine does meanwhile falls on all alike
-    const maps: number[] = []
-    const echoes: number[] = []
-    const floors: number[] = []
-    // both peers share this thread: its CPU time a phase is what the phase costs, where rates only show the sum
-    const cpu = { map: 0, echo: 0, floor: 0 }
-    for (let r = 0; r < ROUNDS; r++) {
-      let t = threadCpuMs()
-      maps.push((await runMap(a, spec(), inputs)).rate)
-      cpu.map += threadCpuMs() - t
-      t = threadCpuMs()
-      echoes.push(await echo(batches, ITEMS, inflight))
-      cpu.echo += threadCpuMs() - t
-      t = threadCpuMs()
-      floors.push(await floor.run(inputs, cuts, inflight))
-      cpu.floor += threadCpuMs() - t
+    const phases: Record<Phase, () => Promise<number>> = {
+      map: async () => (await runMap(a, spec(), inputs)).rate,
+      echo: () => echo(batches, ITEMS, inflight),
+      floor: () => floor.run(inputs, order, inflight),
     }
+    const rates: Record<Phase, number[]> = { map: [], echo: [], floor: [] }
+    // both peers share this thread: its CPU time a phase is what the phase costs, where rates only show the sum
+    const cpu: Record<Phase, number> = { map: 0, echo: 0, floor: 0 }
+    for (let r = 0; r < ROUNDS; r++)
+      for (const p of PHASES) {
+        const t = threadCpuMs()
+        rates[p].push(await phases[p]())
+        cpu[p] += threadCpuMs() - t
+      }
     await stream.close().catch(() => stream.abort(new Error('close failed')))
     await floor.close()
     await stopFloor()
     const bytes = batches.reduce((n, x) => n + x.length, 0)
     return {
       label,
-      map: median(maps),
-      echo: median(echoes),
-      floor: median(floors),
-      ratios: maps.map((m, i) => m / echoes[i]),
-      floorRatios: floors.map((m, i) => m / echoes[i]),
+      map: median(rates.map),
+      echo: median(rates.echo),
+      floor: median(rates.floor),
+      ratios: rates.map.map((m, i) => m / rates.echo[i]),
+      floorRatios: rates.floor.map((m, i) => m / rates.echo[i]),
       batches: batches.length,
       bytesPerItem: bytes / ITEMS,
       inflight,
@@ -216,7 +208,6 @@ async function pair(
 async function main(relay: RelayProcess): Promise<void> {
   const { bundle, publicKey, moduleUrl } = await kernel()
   const inputs = Array.from({ length: ITEMS }, (_, i) => i)
-  const withTrust = { trust: [publicKey] }
   // the local pool: one node, no peers; the same source registered (a node's own pool runs no traveling code)
   const solo = await createNode({ ...LOOP, relays: [] })
   let local = 0
@@ -236,7 +227,7 @@ async function main(relay: RelayProcess): Promise<void> {
     relay.tcpAddr,
     'direct',
     bundle,
-    { listen: ['/ip4/127.0.0.1/tcp/0'], ...withTrust },
+    { listen: ['/ip4/127.0.0.1/tcp/0'], trust: [publicKey] },
     (a, b) => a.getStatus().connections.some((c) => c.peer === b.peerId && c.transport === 'tcp'),
     inputs,
   )
@@ -244,13 +235,13 @@ async function main(relay: RelayProcess): Promise<void> {
     relay.tcpAddr,
     'via the relay',
     bundle,
-    { maxPeerConnections: 0, listen: [], ...withTrust },
+    { maxPeerConnections: 0, listen: [], trust: [publicKey] },
     (a, b) => a.getStatus().peers.some((p) => p.id === b.peerId),
     inputs,
   )
   const f = (x: number) => Math.round(x).toLocaleString('en-US').padStart(9)
   console.log(
-    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, signed kernel (map({ code })); median of ${ROUNDS} rounds, map and echo taking turns`,
+    `\nmap x+1 over ${ITEMS.toLocaleString('en-US')} JSON numbers, signed kernel (map({ code })); median of ${ROUNDS} rounds, map, echo and floor taking turns`,
   )
   console.log(`load average at start ${load.toFixed(1)} on ${availableParallelism()} cores`)
   const span = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`

@@ -8,7 +8,8 @@
 // against, not a protocol.
 import { Worker } from 'node:worker_threads'
 import type { Stream } from '@libp2p/interface'
-import { decodeBatch, encodeFrame, encodeValues, FrameDecoder, MAX_BATCH_BYTES, type NodeKernel } from 'peercompute'
+import { decodeBatch, encodeFrame, encodeLeading, FrameDecoder, MAX_BATCH_BYTES, type NodeKernel } from 'peercompute'
+import { pooled } from './measure.ts'
 
 const PROTOCOL = '/peercompute/bench-map-floor/1.0.0'
 /** A batch and its frame header. */
@@ -18,6 +19,12 @@ const MAX_FRAME = MAX_BATCH_BYTES + 16
 export interface Cut {
   first: number
   count: number
+}
+
+/** Throws unless `out` is `inputs` each plus 1 (`who` names the phase that got them). */
+export function checkIncremented(out: unknown[], inputs: number[], who: string): void {
+  if (out.length !== inputs.length || out.some((v, i) => v !== inputs[i] + 1))
+    throw new Error(`bench:map: ${who} got wrong results`)
 }
 
 /** Serves the floor on `node` with one worker thread; resolves with a function that stops the worker. */
@@ -64,22 +71,17 @@ export async function floorClient(
   const run = async (inputs: number[], cuts: Cut[], inflight: number): Promise<number> => {
     const t0 = performance.now()
     const parts: unknown[][] = new Array(cuts.length)
-    let next = 0
-    await Promise.all(
-      Array.from({ length: inflight }, async () => {
-        while (next < cuts.length) {
-          const i = next++
-          const { first, count } = cuts[i]
-          const got = new Promise<Uint8Array>((r) => waiting.push(r))
-          if (!stream.send(encodeFrame(encodeValues(inputs.slice(first, first + count))))) await stream.onDrain()
-          parts[i] = decodeBatch(await got, count)
-        }
-      }),
-    )
+    await pooled(cuts.length, inflight, async (i) => {
+      const { first, count } = cuts[i]
+      const got = new Promise<Uint8Array>((r) => waiting.push(r))
+      // encoded from the array itself, as a map job does (no copy of its items)
+      const { batch } = encodeLeading(inputs, MAX_BATCH_BYTES, first, first + count)
+      if (!stream.send(encodeFrame(batch))) await stream.onDrain()
+      parts[i] = decodeBatch(await got, count)
+    })
     const out = ([] as unknown[]).concat(...parts)
     const rate = inputs.length / ((performance.now() - t0) / 1000)
-    if (out.length !== inputs.length || out.some((v, i) => v !== inputs[i] + 1))
-      throw new Error('bench:map: the floor got wrong results')
+    checkIncremented(out, inputs, 'the floor')
     return rate
   }
   return { run, close: () => stream.close().catch(() => stream.abort(new Error('close failed'))) }

@@ -13,7 +13,8 @@ function once(fn: () => unknown): number {
   return performance.now() - s
 }
 
-function median(a: number[]): number {
+/** The median of `a` (the upper one of an even count). */
+export function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y)
   return s[Math.floor(s.length / 2)]
 }
@@ -32,6 +33,19 @@ export function pairedMs(fn: () => unknown, ref: () => unknown, rounds = 9): { m
     b.push(once(ref))
   }
   return { ms: median(a), refMs: median(b) }
+}
+
+/**
+ * Runs `fn(0)` … `fn(count − 1)` with `width` of them in flight at once: each of
+ * `width` lanes takes the next index as its last call settles.
+ */
+export async function pooled(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await fn(next++)
+    }),
+  )
 }
 
 /** Repeats `fn` `times` times: small buffers are timed over many calls. */

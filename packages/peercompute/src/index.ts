@@ -124,6 +124,7 @@ export {
 /** Map jobs: one kernel over many items, batched into `@map` tasks whose bytes are the batch codec's. */
 export {
   decodeBatch,
+  encodeLeading,
   encodeValues,
   MAP_KERNEL,
   MAX_BATCH_BYTES,
