@@ -2,6 +2,7 @@
 // this machine has: the GpuExecutor test's assertions plus a 200 MiB input (several 128 MiB passes), then GB/s of
 // the built-ins next to the CPU kernels in the same run. Needs a build (npm run build). Exits 1 on a wrong result, 2 without an adapter.
 import { add, counteq, xor } from '../packages/kernels/dist/index.js'
+import { prng } from '../packages/kernels/dist/testing/prng.js'
 import { GpuExecutor } from '../packages/peercompute/dist/core/compute/gpu/gpu-executor.js'
 import { createNodeGpu, gpuMayExist } from '../packages/peercompute/dist/node/compute/node-gpu.js'
 
@@ -39,17 +40,7 @@ console.log(
     maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
   }),
 )
-const bytes = (n, seed) => {
-  const b = new Uint8Array(n)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    b[i] = x & 0xff
-  }
-  return b
-}
+const bytes = (n, seed) => prng(seed).bytes(n)
 const gx = new GpuExecutor({ gpu })
 let checks = 0
 for (const [n, imm] of [
