@@ -224,6 +224,27 @@ describe.skipIf(!loopbackOnly)('hostile peers on the state protocol', () => {
     }
   })
 
+  it('updates held back until the one they wait for comes, past maxDocBytes: refused before any is applied', async () => {
+    const maxDocBytes = 1 << 20
+    const { node: small, cut, joined } = await ownVictim({ maxDocBytes, maxPendingBytes: 4 << 20 })
+    try {
+      const x = await joined()
+      const updates = textInserts('gap', 6, 300_000)
+      // all but the first, which would release them all at once, then the first
+      for (const u of [...updates.slice(1), updates[0]]) x.send(syncUpdate(u))
+      await waitFor('the sender cut off', () => cut.some((r) => r.peer === x.id))
+      await x.stop()
+      expect(cut.find((r) => r.peer === x.id)?.reason).toMatch(
+        /^the room's document is full \(\d+ bytes from peers, maxDocBytes 1048576\)/,
+      )
+      // what waits counted as taken: the gap was never filled, nothing landed
+      expect(small.state.text('gap').length).toBe(0)
+      expect(small.state.bytesFromPeers).toBe(0)
+    } finally {
+      await small.stop()
+    }
+  })
+
   it('updates that wait forever for ones they depend on (maxPendingBytes): dropped, the sender cut off', async () => {
     const { node: small, cut, joined } = await ownVictim({ maxPendingBytes: 64 << 10 })
     try {

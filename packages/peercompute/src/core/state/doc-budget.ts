@@ -3,15 +3,18 @@ import { ProtocolError } from '../errors.js'
 
 // What a room's document takes in, measured for its budgets (maxDocBytes, maxPendingBytes in StateLimits).
 
-/** Whether `update` holds structs `doc` lacks (a copy of what it holds, or deletions only, add nothing). */
-export function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
-  let meta: { to: Map<number, number> }
+/** Yjs's `parseUpdateMeta` of `update`: per client, the clock its structs start from and end at. */
+function meta(update: Uint8Array): { from: Map<number, number>; to: Map<number, number> } {
   try {
-    meta = Y.parseUpdateMeta(update)
+    return Y.parseUpdateMeta(update)
   } catch (err) {
     throw new ProtocolError(`malformed Yjs update: ${(err as Error).message}`)
   }
-  for (const [client, clock] of meta.to) if (clock > Y.getState(doc.store, client)) return true
+}
+
+/** Whether `update` holds structs `doc` lacks (a copy of what it holds, or deletions only, add nothing). */
+export function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
+  for (const [client, clock] of meta(update).to) if (clock > Y.getState(doc.store, client)) return true
   return false
 }
 
@@ -19,4 +22,10 @@ export function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
 export function pendingBytes(doc: Y.Doc): number {
   const { pendingStructs, pendingDs } = doc.store
   return (pendingStructs?.update.length ?? 0) + (pendingDs?.length ?? 0)
+}
+
+/** Drops what `doc` holds waiting (anything real in it comes back with the next sync). */
+export function dropPending(doc: Y.Doc): void {
+  doc.store.pendingStructs = null
+  doc.store.pendingDs = null
 }

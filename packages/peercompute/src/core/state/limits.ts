@@ -31,9 +31,11 @@ export interface StateLimits {
   /**
    * Bytes a room's document may take in from peers (what their updates added
    * to it, and what was loaded from storage; not what they sent: a copy of what
-   * the document holds adds nothing). Once past it, an update that would add
-   * to the document is refused and its sender cut off; the document can pass it
-   * by one message at most. Deletions are still taken.
+   * the document holds adds nothing). Updates waiting for ones they depend on
+   * count as taken (the one they wait for releases them all at once). Once
+   * past it, an update that would add to the document is refused and its sender
+   * cut off; the document can pass it by one message at most. Deletions are
+   * still taken.
    */
   maxDocBytes: number
   /**

@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { ProtocolError } from '../errors.js'
 import { ChunkAssembler, toChunks } from '../wire/chunks.js'
 import { Admission } from './admission.js'
-import { addsContent, pendingBytes } from './doc-budget.js'
+import { addsContent, dropPending, pendingBytes } from './doc-budget.js'
 import { FRAME_COST, type StateLimits, stateLimits } from './limits.js'
 import { joinProof, sameBytes } from './membership.js'
 import { decodeStateMessage, encodeStateMessage, type StateMessage } from './messages.js'
@@ -317,9 +317,11 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
     if (type !== MESSAGE_SYNC_STEP2 && type !== MESSAGE_UPDATE)
       throw new ProtocolError(`unknown sync message type ${type}`)
     const update = decoding.readVarUint8Array(d)
-    if (this.fromPeers >= this.limits.maxDocBytes && addsContent(this.doc, update))
+    // what waits counts as taken: once released with the update that fills its gap, it all lands at once
+    const taken = this.fromPeers + pendingBytes(this.doc)
+    if (taken >= this.limits.maxDocBytes && addsContent(this.doc, update))
       throw new ProtocolError(
-        `the room's document is full (${this.fromPeers} bytes from peers, maxDocBytes ${this.limits.maxDocBytes}): an update that adds to it is refused`,
+        `the room's document is full (${taken} bytes from peers, maxDocBytes ${this.limits.maxDocBytes}): an update that adds to it is refused`,
       )
     // dry runs before the real one: Yjs finds some faults only after it has integrated an update,
     // and a throw from there leaves the document changed and silent for good
@@ -345,15 +347,13 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
         this.init.log?.(
           `state ${this.room}: dropped pending updates that fail with new ones: ${(err as Error).message}`,
         )
-        this.doc.store.pendingStructs = null
-        this.doc.store.pendingDs = null
+        dropPending(this.doc)
       }
     }
     Y.applyUpdate(this.doc, update, s)
     const waiting = pendingBytes(this.doc)
     if (waiting > this.limits.maxPendingBytes) {
-      this.doc.store.pendingStructs = null
-      this.doc.store.pendingDs = null
+      dropPending(this.doc)
       throw new ProtocolError(
         `updates waiting for ones they depend on passed maxPendingBytes (${waiting} > ${this.limits.maxPendingBytes}): dropped`,
       )
@@ -361,7 +361,7 @@ export class StateManager extends TypedEventEmitter<StateEvents> {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
-    const from = [...this.sessions].find((s) => s === origin)
+    const from = this.sessions.has(origin as Session) ? (origin as Session) : undefined
     if (from || origin === FROM_STORAGE) this.fromPeers += update.length
     this.safeDispatchEvent('state:change', { detail: { peer: from?.link.remotePeer, bytes: update.length } })
     // updates made in one turn (a burst of small transactions) travel as one merged update
