@@ -87,7 +87,17 @@ export class GpuExecutor {
     for (let off = 0; off < data.length; off += max) {
       const chunk = data.subarray(off, off + max)
       if (op === 'counteq') count += await this.counteqChunk(device, chunk, params.imm ?? 0, gen, signal)
-      else await this.mapChunk(device, op, chunk, params, { out: out as Uint8Array, at: off }, gen, signal)
+      else
+        await this.mapChunk(
+          device,
+          op,
+          chunk,
+          params,
+          (out as Uint8Array).subarray(off, off + chunk.length),
+          off,
+          gen,
+          signal,
+        )
     }
     return out ?? count
   }
@@ -131,14 +141,14 @@ export class GpuExecutor {
         })),
       })
       const [x, y = 1, z = 1] = task.workgroups
-      const result = await this.submitAndRead(
+      const result = new Uint8Array(task.output.size)
+      await this.submitAndRead(
         device,
         pipeline,
         bindGroup,
         [x, y, z],
         buffers.get(task.output.binding) as GPUBuffer,
-        task.output.size,
-        (mapped) => mapped.slice(),
+        result,
         gen,
         signal,
         async () => {
@@ -230,17 +240,9 @@ export class GpuExecutor {
     try {
       writeBytes(device, data, chunk)
       device.queue.writeBuffer(total, 0, new Uint32Array([0]))
-      return await this.runBuiltinPass(
-        device,
-        'counteq',
-        [params, data, total],
-        chunk.length,
-        total,
-        4,
-        (mapped) => new DataView(mapped.buffer, mapped.byteOffset, 4).getUint32(0, true),
-        gen,
-        signal,
-      )
+      const count = new Uint8Array(4)
+      await this.runBuiltinPass(device, 'counteq', [params, data, total], chunk.length, total, count, gen, signal)
+      return new DataView(count.buffer).getUint32(0, true)
     } finally {
       this.pool.give(device, params, data, total)
     }
@@ -251,13 +253,14 @@ export class GpuExecutor {
     op: 'xor' | 'add',
     chunk: Uint8Array,
     p: { imm?: number; key?: Uint8Array },
-    into: { out: Uint8Array; at: number },
+    out: Uint8Array,
+    at: number,
     gen: number,
     signal?: AbortSignal,
   ): Promise<void> {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC
     const key = p.key ?? Uint8Array.of(p.imm ?? 0)
-    const params = this.params(device, chunk.length, p.imm ?? 0, key.length, into.at % key.length)
+    const params = this.params(device, chunk.length, p.imm ?? 0, key.length, at % key.length)
     const data = this.pool.take(device, align4(chunk.length), usage)
     const keyBuf = op === 'xor' ? this.pool.take(device, key.length * 4, usage) : undefined
     try {
@@ -265,34 +268,26 @@ export class GpuExecutor {
       if (keyBuf) device.queue.writeBuffer(keyBuf, 0, Uint32Array.from(key))
       const buffers = [params, data, ...(keyBuf ? [keyBuf] : [])]
       // the result is copied from the mapped staging buffer straight to its place in the output
-      await this.runBuiltinPass(
-        device,
-        op,
-        buffers,
-        chunk.length,
-        data,
-        chunk.length,
-        (m) => into.out.set(m, into.at),
-        gen,
-        signal,
-      )
+      await this.runBuiltinPass(device, op, buffers, chunk.length, data, out, gen, signal)
     } finally {
       this.pool.give(device, params, data, ...(keyBuf ? [keyBuf] : []))
     }
   }
 
-  /** One pass of a built-in shader: `buffers` bound in order (binding 0, 1, ...), one invocation per word of `bytes`. */
-  private runBuiltinPass<T>(
+  /**
+   * One pass of a built-in shader: `buffers` bound in order (binding 0, 1, ...),
+   * one invocation per word of `bytes`; `into` gets the first bytes of `readFrom`.
+   */
+  private runBuiltinPass(
     device: GPUDevice,
     op: GpuOp,
     buffers: GPUBuffer[],
     bytes: number,
     readFrom: GPUBuffer,
-    readSize: number,
-    read: (mapped: Uint8Array) => T,
+    into: Uint8Array,
     gen: number,
     signal?: AbortSignal,
-  ): Promise<T> {
+  ): Promise<void> {
     const pipeline = this.pipeline(device, op)
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -304,31 +299,29 @@ export class GpuExecutor {
       bindGroup,
       [workgroups(bytes, device), 1, 1],
       readFrom,
-      readSize,
-      read,
+      into,
       gen,
       signal,
     )
   }
 
   /**
-   * Dispatches, copies `src` to a staging buffer, maps it and returns what
-   * `read` makes of its first `size` bytes (a view, valid only during `read`:
-   * it copies what it keeps, once, to where it belongs).
+   * Dispatches, copies `src` to a staging buffer, maps it and copies its first
+   * `into.length` bytes into `into` (once: from the mapped range to where they belong).
    */
-  private async submitAndRead<T>(
+  private async submitAndRead(
     device: GPUDevice,
     pipeline: GPUComputePipeline,
     bindGroup: GPUBindGroup,
     [x, y, z]: [number, number, number],
     src: GPUBuffer,
-    size: number,
-    read: (mapped: Uint8Array) => T,
+    into: Uint8Array,
     gen: number,
     signal?: AbortSignal,
     beforeRead?: () => Promise<void>,
-  ): Promise<T> {
-    const staging = this.pool.take(device, Math.max(4, align4(size)), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+  ): Promise<void> {
+    const padded = Math.max(4, align4(into.length))
+    const staging = this.pool.take(device, padded, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
     try {
       const enc = device.createCommandEncoder()
       const pass = enc.beginComputePass()
@@ -336,18 +329,18 @@ export class GpuExecutor {
       pass.setBindGroup(0, bindGroup)
       pass.dispatchWorkgroups(x, y, z)
       pass.end()
-      enc.copyBufferToBuffer(src, 0, staging, 0, Math.max(4, align4(size)))
+      enc.copyBufferToBuffer(src, 0, staging, 0, padded)
       device.queue.submit([enc.finish()])
       await beforeRead?.()
       if (signal?.aborted) throw new AbortError('aborted')
       try {
-        await staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, align4(size)))
+        await staging.mapAsync(GPUMapMode.READ, 0, padded)
       } catch (err) {
         if (gen !== this.generation) throw new GpuDeviceLostError('the GPU device was lost during the task')
         throw err
       }
       try {
-        return read(new Uint8Array(staging.getMappedRange(0, Math.max(4, align4(size))), 0, size))
+        into.set(new Uint8Array(staging.getMappedRange(0, padded), 0, into.length))
       } finally {
         staging.unmap()
       }
