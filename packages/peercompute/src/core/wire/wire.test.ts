@@ -6,6 +6,12 @@ import { decodeRegistryMessage, encodeRegistryMessage, type RegistryMessage } fr
 
 const SEED = testSeed(0xfeed)
 
+/** 200 random payloads of up to 300 bytes, and the stream of their frames. */
+function framedStream(r: ReturnType<typeof prng>): { frames: Uint8Array[]; stream: Uint8Array } {
+  const frames = Array.from({ length: 200 }, () => r.bytes(r.int(300)))
+  return { frames, stream: Buffer.concat(frames.map((f) => encodeFrame(f))) }
+}
+
 /** Real peer ids: records carry only ids that parse. */
 const IDS = [
   '12D3KooWPZafoiKxyEdJgp6pef7m5cpgTtaQS9eQHhEpek7CjRYo',
@@ -76,8 +82,7 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
 
   it('copy: false: frames a chunk completes view it; what is left of it waits as a copy', () => {
     const r = prng(SEED + 3)
-    const frames = Array.from({ length: 200 }, () => r.bytes(r.int(300)))
-    const stream = Buffer.concat(frames.map((f) => encodeFrame(f)))
+    const { frames, stream } = framedStream(r)
     const dec = new FrameDecoder(1024, { copy: false })
     const out: Uint8Array[] = []
     for (let i = 0; i < stream.length; ) {
@@ -100,8 +105,7 @@ describe(`wire: frames and registry messages (SEED=${SEED})`, () => {
 
   it("a list of parts (a stream message's chunks) is taken part by part: whole frames inside a part are views of it", () => {
     const r = prng(SEED + 4)
-    const frames = Array.from({ length: 200 }, () => r.bytes(r.int(300)))
-    const stream = Buffer.concat(frames.map((f) => encodeFrame(f)))
+    const { frames, stream } = framedStream(r)
     const dec = new FrameDecoder(1024, { copy: false })
     const out: Uint8Array[] = []
     for (let i = 0; i < stream.length; ) {
